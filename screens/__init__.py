@@ -1,0 +1,1 @@
+"""The Textual console: screens and widgets.  Imports `pwtui` and `protocol`."""

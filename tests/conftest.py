@@ -1,0 +1,27 @@
+from __future__ import annotations
+
+import codecs
+import json
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED = ROOT.parent / "shared"
+VECTORS = SHARED / "vectors" / "frames.json"
+BUNDLED_VECTORS = Path(__file__).resolve().parent / "data" / "frames.json"
+
+
+def load_vectors() -> list[dict]:
+    """The shared vectors; a copy is kept in tests/data for clones without shared/."""
+    path = VECTORS if VECTORS.exists() else BUNDLED_VECTORS
+    return json.loads(path.read_text())
+
+
+def frame_bytes(text: str) -> bytes:
+    return codecs.decode(text, "unicode_escape").encode("latin-1")
+
+
+@pytest.fixture(scope="session")
+def vectors() -> list[dict]:
+    return load_vectors()
