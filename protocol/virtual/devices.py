@@ -84,13 +84,15 @@ class VirtualCircle:
             return not self.relay_history[0][1]
         return self.relay_history[i - 1][1]
 
-    def minute_watts(self, minute: int) -> float:
-        if not self.relay_at(minute * 60.0):
-            return 0.0
-        return self.load.watts(minute)
-
     def true_watts(self, t: float) -> float:
-        return self.minute_watts(int(t // 60))
+        """What the circle measures at time t: the load, or 0 with the relay off."""
+        if not self.relay_at(t):
+            return 0.0
+        return self.load.watts(int(t // 60))
+
+    def _next_change(self, t: float) -> float:
+        i = bisect.bisect_right(self.relay_history, (t, True))
+        return self.relay_history[i][0] if i < len(self.relay_history) else math.inf
 
     def energy_wh(self, start: float, end: float, production: bool = False) -> float:
         """True energy over [start, end), consumption or production (both ≥ 0)."""
@@ -98,11 +100,14 @@ class VirtualCircle:
         t = start
         while t < end:
             m = int(t // 60)
-            nxt = min(end, (m + 1) * 60.0)
-            w = self.minute_watts(m)
-            part = -w if production else w
-            if part > 0:
-                total += part * (nxt - t) / 3600.0
+            nxt = min(end, (m + 1) * 60.0, self._next_change(t))
+            if nxt <= t:
+                nxt = min(end, (m + 1) * 60.0)
+            if self.relay_at(t):
+                w = self.load.watts(m)
+                part = -w if production else w
+                if part > 0:
+                    total += part * (nxt - t) / 3600.0
             t = nxt
         return total
 
@@ -201,7 +206,7 @@ class VirtualCircle:
                 self.set_relay(False, t)
         if value > 0 and self.relay:
             # standby killer: off while the load stays below the threshold
-            pps = self.calibration.pulses_per_second(abs(self.load.watts(int(t // 60))))
+            pps = abs(self.calibration.pulses_per_second(self.load.watts(int(t // 60))))
             if pps < value:
                 self.set_relay(False, t)
 

@@ -1,0 +1,40 @@
+"""Exceptions of the Stick driver and Circle API; each reads well as a one-line message."""
+
+from __future__ import annotations
+
+
+class PlugwiseError(Exception):
+    """Anything that went wrong talking to the stick or a node."""
+
+
+class PortError(PlugwiseError):
+    """The port cannot be opened: missing, busy, or no permission (with a how-to-fix)."""
+
+
+class NotAStick(PlugwiseError):
+    """Something answers on the port, but not a Plugwise stick."""
+
+
+class LinkDown(PlugwiseError):
+    """The stick went away (unplugged, pty closed, socket dropped)."""
+
+
+class NodeTimeout(PlugwiseError):
+    """A node did not answer (00E1 after the retries, or no reply at all)."""
+
+    def __init__(self, mac: str | None, what: str = "") -> None:
+        self.mac = mac
+        super().__init__(f"circle {mac} does not answer{f' ({what})' if what else ''}")
+
+
+class NodeRefused(PlugwiseError):
+    """A node answered with a negative acknowledgement."""
+
+    def __init__(self, mac: str | None, status: int, what: str = "") -> None:
+        self.mac = mac
+        self.status = status
+        super().__init__(f"circle {mac} refused {what or 'the request'} (status {status:04X})")
+
+
+class ProtocolViolation(PlugwiseError):
+    """A reply that makes no sense for its request (e.g. a schedule CRC that does not match)."""
