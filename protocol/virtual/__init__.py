@@ -48,7 +48,7 @@ def parse_url(url: str) -> dict[str, object]:
     names = {"latency": "latency_ms", "history": "history_days", "state": "state_file"}
     for key, value in kwargs.items():
         if key == "start":
-            out["start"] = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+            out["start"] = datetime.fromisoformat(str(value).replace(" ", "+").replace("Z", "+00:00"))
         else:
             out[names.get(key, key)] = value
     return out
