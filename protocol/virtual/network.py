@@ -42,7 +42,7 @@ def circle_mac(index: int) -> str:
 @dataclass
 class Faults:
     drop: float = 0.0       # node reply lost → 00E1
-    corrupt: float = 0.0    # per outgoing byte
+    corrupt: float = 0.0    # share of outgoing frames with one corrupted byte
     dup: float = 0.0        # node reply sent twice
     late: float = 0.0       # 00E1 first, then the real reply
     chatter: float = 0.0    # 0x83 before node replies, `# APS…` lines
@@ -239,9 +239,9 @@ class VirtualNetwork:
             heapq.heappop(self._out)
             self._line_free = start + len(head.data) / BYTES_PER_SECOND
             data = head.data
-            if self.faults.corrupt:
-                data = bytes(b ^ (1 << self._rng.randrange(8)) if self._rng.random() < self.faults.corrupt else b
-                             for b in data)
+            if self.faults.corrupt and self._rng.random() < self.faults.corrupt:
+                i = self._rng.randrange(len(data))
+                data = data[:i] + bytes([data[i] ^ (1 << self._rng.randrange(8))]) + data[i + 1:]
             self._buffer += data
 
     def _emit(self, due: float, data: bytes) -> None:
