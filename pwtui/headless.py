@@ -1,0 +1,76 @@
+"""`pwtui --headless`: the engine with log lines instead of a UI.
+
+Runs until SIGINT/SIGTERM and stops within two seconds with everything
+flushed.  Never imports Textual.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+import threading
+from pathlib import Path
+
+from . import events as E
+from .cli import UsageError
+from .config import ConfigError, Config, find_config, load_config, parse_config
+from .engine import Engine
+from .lock import LockHeld, acquire
+
+log = logging.getLogger("pwtui")
+
+
+def resolve_config(args: argparse.Namespace) -> Config:
+    """--config, else ./pwtui.toml, else the user's config folder, else defaults."""
+    path = Path(args.config) if getattr(args, "config", None) else find_config()
+    try:
+        cfg = load_config(path) if path else parse_config("", None)
+    except ConfigError as exc:
+        raise UsageError(str(exc)) from None
+    return cfg.with_port(getattr(args, "port", None))
+
+
+def _log_event(event: E.Event) -> None:
+    if isinstance(event, E.EngineLog):
+        level = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING,
+                 "error": logging.ERROR}[event.level]
+        log.log(level, "%s: %s", event.kind, event.message)
+    elif isinstance(event, E.CommandResult):
+        log.info("command %d: %s", event.command_id, event.message)
+    elif isinstance(event, E.CycleUpdate):
+        snap = event.snapshot
+        online = sum(c.online for c in snap.circles)
+        total = sum((c.watts or 0.0) for c in snap.circles if c.online)
+        log.debug("cycle: %d/%d circles online, %.1f W in total", online, len(snap.circles), total)
+
+
+def main(args: argparse.Namespace) -> int:
+    logging.basicConfig(level=getattr(logging, args.log_level, logging.INFO),
+                        format="%(asctime)s %(levelname)-7s %(message)s", stream=sys.stderr)
+    cfg = resolve_config(args)
+    try:
+        lock = acquire(cfg.paths.data)
+    except LockHeld as exc:
+        print(f"pwtui: {exc}", file=sys.stderr)
+        return 1
+    except OSError as exc:
+        print(f"pwtui: cannot create the data folder {cfg.paths.data}: {exc.strerror or exc}", file=sys.stderr)
+        return 1
+    stop = threading.Event()
+
+    def _stop(signum: int, _frame: object) -> None:
+        log.info("stopping (%s)", signal.Signals(signum).name)
+        stop.set()
+
+    signal.signal(signal.SIGINT, _stop)
+    signal.signal(signal.SIGTERM, _stop)
+    engine = Engine(cfg, on_event=_log_event)
+    log.info("pwtui logger on %s, data in %s", cfg.stick.port, cfg.paths.data)
+    try:
+        engine.run(stop)
+    finally:
+        lock.release()
+    log.info("stopped")
+    return 0

@@ -1,0 +1,205 @@
+"""The SQLite store (WAL): power samples, energy intervals, events, per-circle state.
+
+Schema in docs/ARCHITECTURE.md.  Writes are batched (one transaction per
+engine cycle) so an SD card is not worn by tiny writes; WAL plus
+transactions keep the file intact through a kill -9.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable, Iterator
+
+SCHEMA_VERSION = 1
+DB_NAME = "pwtui.sqlite"
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS power (mac TEXT NOT NULL, ts INTEGER NOT NULL, watts REAL NOT NULL,
+    PRIMARY KEY (mac, ts)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS energy (mac TEXT NOT NULL, end_ts INTEGER NOT NULL, production INTEGER NOT NULL,
+    start_ts INTEGER NOT NULL, wh REAL NOT NULL, block INTEGER,
+    PRIMARY KEY (mac, production, end_ts)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS energy_end ON energy (end_ts);
+CREATE INDEX IF NOT EXISTS power_ts ON power (ts);
+CREATE TABLE IF NOT EXISTS events (id INTEGER PRIMARY KEY, ts INTEGER NOT NULL, mac TEXT, kind TEXT NOT NULL,
+    message TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS events_mac_ts ON events (mac, ts);
+CREATE INDEX IF NOT EXISTS events_ts ON events (ts);
+CREATE TABLE IF NOT EXISTS circles (mac TEXT PRIMARY KEY, name TEXT, info TEXT, last_block INTEGER,
+    last_slot INTEGER, updated INTEGER);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
+"""
+
+
+class StoreError(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class Interval:
+    mac: str
+    start_ts: int
+    end_ts: int
+    wh: float
+    production: bool
+    block: int | None = None
+
+    @property
+    def watts(self) -> float:
+        span = self.end_ts - self.start_ts
+        return self.wh * 3600.0 / span if span > 0 else 0.0
+
+
+@dataclass(frozen=True)
+class Event:
+    ts: int
+    mac: str | None
+    kind: str
+    message: str
+
+
+class Store:
+    def __init__(self, path: str | Path, readonly: bool = False) -> None:
+        self.path = Path(path)
+        try:
+            if readonly:
+                self.db = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, timeout=10,
+                                          check_same_thread=False)
+            else:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                self.db = sqlite3.connect(self.path, timeout=10, check_same_thread=False,
+                                          isolation_level=None)
+                self.db.execute("PRAGMA journal_mode=WAL")
+                self.db.execute("PRAGMA synchronous=NORMAL")
+                self.db.executescript(SCHEMA)
+                self.db.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+            self.db.execute("PRAGMA busy_timeout=10000")
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"{self.path}: cannot open the database: {exc}") from None
+        self._in_batch = False
+
+    def close(self) -> None:
+        self.db.close()
+
+    @contextmanager
+    def batch(self) -> Iterator[None]:
+        """One transaction for everything inside: all of it lands, or none."""
+        if self._in_batch:
+            yield
+            return
+        self._in_batch = True
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        else:
+            self.db.execute("COMMIT")
+        finally:
+            self._in_batch = False
+
+    # --- writes ------------------------------------------------------------------------
+
+    def add_power(self, samples: Iterable[tuple[str, int, float]]) -> None:
+        self.db.executemany("INSERT OR REPLACE INTO power VALUES (?, ?, ?)", list(samples))
+
+    def add_intervals(self, intervals: Iterable[Interval]) -> int:
+        """Store each interval once; a re-read replaces its own row (a partly written
+        block may have grown). Returns how many rows are new."""
+        rows = [(i.mac, i.end_ts, int(i.production), i.start_ts, i.wh, i.block) for i in intervals]
+        new = 0
+        for r in rows:
+            cur = self.db.execute("SELECT wh FROM energy WHERE mac=? AND production=? AND end_ts=?",
+                                  (r[0], r[2], r[1])).fetchone()
+            if cur is None:
+                new += 1
+            self.db.execute("INSERT OR REPLACE INTO energy VALUES (?, ?, ?, ?, ?, ?)", r)
+        return new
+
+    def add_event(self, mac: str | None, kind: str, message: str, ts: int | None = None) -> None:
+        self.db.execute("INSERT INTO events (ts, mac, kind, message) VALUES (?, ?, ?, ?)",
+                        (int(ts if ts is not None else time.time()), mac, kind, message))
+
+    def set_circle(self, mac: str, *, name: str | None = None, info: dict[str, Any] | None = None,
+                   last_block: int | None = None, last_slot: int | None = None) -> None:
+        row = self.db.execute("SELECT name, info, last_block, last_slot FROM circles WHERE mac=?", (mac,)).fetchone()
+        old_name, old_info, old_block, old_slot = row if row else (None, None, None, None)
+        merged = json.loads(old_info) if old_info else {}
+        if info:
+            merged.update(info)
+        self.db.execute(
+            "INSERT OR REPLACE INTO circles VALUES (?, ?, ?, ?, ?, ?)",
+            (mac, name if name is not None else old_name, json.dumps(merged),
+             last_block if last_block is not None else old_block,
+             last_slot if last_slot is not None else old_slot, int(time.time())))
+
+    # --- reads -------------------------------------------------------------------------
+
+    def circle(self, mac: str) -> dict[str, Any] | None:
+        row = self.db.execute("SELECT name, info, last_block, last_slot FROM circles WHERE mac=?", (mac,)).fetchone()
+        if row is None:
+            return None
+        return {"name": row[0], "info": json.loads(row[1]) if row[1] else {}, "last_block": row[2],
+                "last_slot": row[3]}
+
+    def energy_between(self, mac: str, start_ts: int, end_ts: int, production: bool = False) -> float:
+        row = self.db.execute(
+            "SELECT COALESCE(SUM(wh), 0) FROM energy WHERE mac=? AND production=? AND end_ts>? AND end_ts<=?",
+            (mac, int(production), start_ts, end_ts)).fetchone()
+        return float(row[0])
+
+    def intervals(self, macs: list[str] | None = None, start_ts: int | None = None,
+                  end_ts: int | None = None) -> Iterator[Interval]:
+        q = "SELECT mac, start_ts, end_ts, wh, production, block FROM energy WHERE 1=1"
+        args: list[Any] = []
+        if macs:
+            q += f" AND mac IN ({','.join('?' * len(macs))})"
+            args += macs
+        if start_ts is not None:
+            q += " AND end_ts > ?"
+            args.append(start_ts)
+        if end_ts is not None:
+            q += " AND start_ts < ?"
+            args.append(end_ts)
+        q += " ORDER BY mac, end_ts, production"
+        for r in self.db.execute(q, args):
+            yield Interval(r[0], r[1], r[2], r[3], bool(r[4]), r[5])
+
+    def power_samples(self, macs: list[str] | None = None, start_ts: int | None = None,
+                      end_ts: int | None = None) -> Iterator[tuple[str, int, float]]:
+        q = "SELECT mac, ts, watts FROM power WHERE 1=1"
+        args: list[Any] = []
+        if macs:
+            q += f" AND mac IN ({','.join('?' * len(macs))})"
+            args += macs
+        if start_ts is not None:
+            q += " AND ts >= ?"
+            args.append(start_ts)
+        if end_ts is not None:
+            q += " AND ts < ?"
+            args.append(end_ts)
+        q += " ORDER BY mac, ts"
+        yield from self.db.execute(q, args)
+
+    def events(self, mac: str | None = None, limit: int = 50) -> list[Event]:
+        if mac:
+            rows = self.db.execute("SELECT ts, mac, kind, message FROM events WHERE mac=? ORDER BY ts DESC, id DESC "
+                                   "LIMIT ?", (mac, limit)).fetchall()
+        else:
+            rows = self.db.execute("SELECT ts, mac, kind, message FROM events ORDER BY ts DESC, id DESC LIMIT ?",
+                                   (limit,)).fetchall()
+        return [Event(*r) for r in rows]
+
+    def count(self, table: str) -> int:
+        if table not in ("power", "energy", "events", "circles"):
+            raise ValueError(table)
+        return int(self.db.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0])
+
+    def check(self) -> str:
+        return str(self.db.execute("PRAGMA integrity_check").fetchone()[0])
