@@ -1,0 +1,264 @@
+"""The engine end to end against sim:// with simulated time running fast."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pytest
+
+from protocol import schedules, virtual
+from pwtui import events as E
+from pwtui.config import load_config
+from pwtui.controlfile import read_control, update_row
+from pwtui.engine import Engine
+from pwtui.schedulefile import NamedSchedule, write_schedules
+from pwtui.store import DB_NAME, Store
+
+C1, C2, C3 = (virtual.circle_mac(i) for i in (1, 2, 3))
+
+
+def write_config(folder: Path, url: str, extra: str = "") -> Path:
+    cfg = folder / "pwtui.toml"
+    cfg.write_text(f"""
+[stick]
+port = "{url}"
+timeout = 2.0
+[logging]
+power_interval = 1
+[[circle]]
+mac = "{C1}"
+name = "fridge"
+[[circle]]
+mac = "{C2}"
+name = "tv"
+[[circle]]
+mac = "{C3}"
+name = "washer"
+always_on = true
+{extra}
+""")
+    return cfg
+
+
+class Running:
+    def __init__(self, folder: Path, url: str, offset: int = 60, extra: str = "") -> None:
+        virtual.forget(url)
+        self.net = virtual.network_for(url)
+        self.config = load_config(write_config(folder, url, extra))
+        self.events: list[E.Event] = []
+        self.offset = offset
+        self.engine = Engine(self.config, on_event=self.events.append, utc_offset=lambda: self.offset)
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self.engine.run, args=(self.stop,), daemon=True)
+        self.thread.start()
+
+    def wait(self, cond, timeout: float = 15.0, what: str = "") -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if cond():
+                return
+            time.sleep(0.05)
+        raise AssertionError(f"timed out waiting for {what or cond}")
+
+    def cycles(self) -> int:
+        return sum(isinstance(e, E.CycleUpdate) for e in self.events)
+
+    def close(self) -> None:
+        self.stop.set()
+        t0 = time.monotonic()
+        self.thread.join(5)
+        assert not self.thread.is_alive() and time.monotonic() - t0 < 2.5
+
+    def store(self) -> Store:
+        return Store(self.config.paths.data / DB_NAME, readonly=True)
+
+
+@pytest.fixture
+def run(tmp_path):
+    made: list[Running] = []
+
+    def start(url: str, **kw) -> Running:
+        r = Running(tmp_path, url, **kw)
+        made.append(r)
+        return r
+    yield start
+    for r in made:
+        if r.thread.is_alive():
+            r.close()
+
+
+def test_samples_status_and_monitor_flag(run, tmp_path) -> None:
+    r = run("sim://?circles=3&seed=11&latency=0&history=1")
+    r.wait(lambda: r.cycles() >= 2, what="two cycles")
+    update_row(r.config.paths.control, C2, monitor=False)
+    time.sleep(2.5)
+    r.wait(lambda: r.cycles() >= 6, what="cycles")
+    r.close()
+    st = r.store()
+    macs = {m for m, _, _ in st.power_samples()}
+    assert {C1, C3} <= macs
+    last_tv = max(ts for m, ts, _ in st.power_samples([C2])) if C2 in macs else 0
+    last_fridge = max(ts for m, ts, _ in st.power_samples([C1]))
+    assert last_fridge - last_tv >= 2, "tv kept being sampled after monitor=no"
+    import json
+    status = json.loads((r.config.paths.data / "status.json").read_text())
+    assert set(status) >= {"pid", "updated", "port", "link", "circles"}
+    fridge = next(c for c in status["circles"] if c["mac"] == C1)
+    assert set(fridge) >= {"mac", "name", "online", "relay", "watts", "schedule", "schedule_state", "last_seen"}
+    assert fridge["name"] == "fridge" and fridge["online"] is True
+
+
+def test_history_matches_true_energy(run) -> None:
+    r = run("sim://?circles=3&seed=12&latency=0&history=3")
+    def caught_up() -> bool:
+        cs = [c for c in r.engine.snapshot().circles if c.mac in (C1, C2)]
+        return len(cs) == 2 and all(c.history_total >= 17 and c.history_done >= c.history_total for c in cs)
+    r.wait(caught_up, 30, "history caught up")
+    r.close()
+    st = r.store()
+    for mac in (C1, C2):
+        ivs = [i for i in st.intervals([mac]) if not i.production]
+        assert len(ivs) >= 60
+        ends = [i.end_ts for i in ivs]
+        assert ends == sorted(set(ends)), "duplicated intervals"
+        assert all(b - a == 3600 for a, b in zip(ends, ends[1:])), "gap in the history"
+        stored = sum(i.wh for i in ivs)
+        true = sum(r.net.true_energy_wh(mac, datetime.fromtimestamp(i.start_ts, timezone.utc),
+                                        datetime.fromtimestamp(i.end_ts, timezone.utc)) for i in ivs)
+        assert stored == pytest.approx(true, rel=0.01)
+
+
+def test_control_file_switch_within_two_seconds(run) -> None:
+    r = run("sim://?circles=3&seed=13&latency=0")
+    r.wait(lambda: r.cycles() >= 1)
+    update_row(r.config.paths.control, C1, switch_state=False)
+    t0 = time.monotonic()
+    r.wait(lambda: r.net.circles[C1].relay is False, 5, "relay off")
+    assert time.monotonic() - t0 < 2.0
+
+
+def test_switch_command_updates_circle_and_file_and_always_on_refused(run) -> None:
+    r = run("sim://?circles=3&seed=14&latency=0")
+    r.wait(lambda: r.cycles() >= 1)
+    cid = r.engine.submit(E.Switch(C2, False))
+    r.wait(lambda: any(isinstance(e, E.CommandResult) and e.command_id == cid for e in r.events))
+    res = next(e for e in r.events if isinstance(e, E.CommandResult) and e.command_id == cid)
+    assert res.ok and r.net.circles[C2].relay is False
+    assert {x.mac: x for x in read_control(r.config.paths.control)}[C2].switch_state is False
+    cid = r.engine.submit(E.Switch(C3, False))
+    r.wait(lambda: any(isinstance(e, E.CommandResult) and e.command_id == cid for e in r.events))
+    res = next(e for e in r.events if isinstance(e, E.CommandResult) and e.command_id == cid)
+    assert not res.ok and "always on" in res.message and r.net.circles[C3].relay is True
+    # switched off behind our back: the engine turns it on again
+    r.net.circles[C3].set_relay(False, r.net.now_ts())
+    r.wait(lambda: r.net.circles[C3].relay is True, 5, "always_on restored")
+
+
+def test_schedule_upload_verified_by_crc_and_dst(run) -> None:
+    r = run("sim://?circles=3&seed=15&latency=0", offset=60)
+    days = [[-1] * 96 for _ in range(7)]
+    for q in range(28, 36):
+        days[0][q] = 0
+    week = schedules.WeekSchedule.from_days(days)
+    write_schedules(r.config.paths.schedules, {"evening": NamedSchedule("evening", week)})
+    r.wait(lambda: r.cycles() >= 1)
+    update_row(r.config.paths.control, C1, schedule="evening", schedule_state=True)
+    cal = r.net.circles[C1].calibration
+
+    def expected(offset: int) -> str:
+        return schedules.schedule_crc(week.to_circle(cal, offset))
+    r.wait(lambda: r.net.circles[C1].schedule_crc == expected(60) and r.net.circles[C1].schedule_enabled,
+           8, "schedule uploaded")
+    r.offset = 120  # DST starts
+    r.wait(lambda: r.net.circles[C1].schedule_crc == expected(120), 8, "schedule re-uploaded for DST")
+
+
+def test_malformed_control_file_keeps_last_good_state(run) -> None:
+    r = run("sim://?circles=3&seed=16&latency=0")
+    r.wait(lambda: r.cycles() >= 1)
+    path = r.config.paths.control
+    good = path.read_text()
+    path.write_text(good.replace(f"{C1},fridge,yes,yes,on", f"{C1},fridge,perhaps,yes,off"))
+    r.wait(lambda: any(isinstance(e, E.EngineLog) and "line 2, column 3 (savelog)" in e.message
+                       for e in r.events), 5, "warning naming line and column")
+    assert r.net.circles[C1].relay is True
+
+
+def test_offline_circle_gap_is_back_filled(run) -> None:
+    r = run("sim://?circles=3&seed=17&latency=0&speed=1800&history=1")
+    r.wait(lambda: r.cycles() >= 2)
+    r.net.set_online(C1, False)
+    r.wait(lambda: not r.engine.snapshot().circle(C1).online, 10, "offline")
+    time.sleep(6)  # three simulated hours pass
+    r.net.set_online(C1, True)
+    r.wait(lambda: r.engine.snapshot().circle(C1).online, 10, "online again")
+    now = r.net.now_ts()
+    r.wait(lambda: (lambda st: max((i.end_ts for i in st.intervals([C1])), default=0) >= now - 3600)(r.store()), 15,
+           "caught up")
+    r.close()
+    ends = [i.end_ts for i in r.store().intervals([C1]) if not i.production]
+    assert all(b - a == 3600 for a, b in zip(ends, ends[1:])), "the offline hours left a gap"
+
+
+def test_kill_9_and_restart_keeps_database_intact(tmp_path) -> None:
+    url = "sim://?circles=2&seed=18&latency=0&history=2"
+    cfg = write_config(tmp_path, url)
+    cmd = [sys.executable, "-m", "pwtui", "--headless", "--config", str(cfg)]
+    p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    db = tmp_path / "data" / DB_NAME
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        if db.exists() and Store(db, readonly=True).count("energy") > 10:
+            break
+        time.sleep(0.2)
+    os.kill(p.pid, signal.SIGKILL)
+    p.wait(5)
+    st = Store(db, readonly=True)
+    assert st.check() == "ok"
+    before = st.count("energy")
+    p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    time.sleep(4)
+    p.send_signal(signal.SIGTERM)
+    _, err = p.communicate(timeout=5)
+    assert p.returncode == 0, err
+    st = Store(db, readonly=True)
+    assert st.check() == "ok" and st.count("energy") >= before
+    for mac in (C1, C2):
+        ends = [i.end_ts for i in st.intervals([mac]) if not i.production]
+        assert len(ends) == len(set(ends))
+        assert all(b - a == 3600 for a, b in zip(ends, ends[1:]))
+
+
+def test_second_engine_names_the_first_ones_pid(tmp_path) -> None:
+    cfg = write_config(tmp_path, "sim://?circles=1&latency=0")
+    cmd = [sys.executable, "-m", "pwtui", "--headless", "--config", str(cfg)]
+    first = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 10
+        while not (tmp_path / "data" / "status.json").exists() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        second = subprocess.run(cmd, capture_output=True, text=True, timeout=20)
+        assert second.returncode == 1 and f"pid {first.pid}" in second.stderr
+    finally:
+        first.send_signal(signal.SIGINT)
+        first.wait(5)
+
+
+def test_headless_never_imports_textual(tmp_path) -> None:
+    cfg = write_config(tmp_path, "sim://?circles=1&latency=0")
+    code = (
+        "import sys, threading, signal, os\n"
+        "from pwtui.cli import main\n"
+        "threading.Timer(2.0, lambda: os.kill(os.getpid(), signal.SIGINT)).start()\n"
+        f"rc = main(['--headless', '--config', {str(cfg)!r}])\n"
+        "print('TEXTUAL' if any(m.split('.')[0] == 'textual' for m in sys.modules) else 'CLEAN', rc)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=30)
+    assert out.stdout.strip() == "CLEAN 0", out.stderr
