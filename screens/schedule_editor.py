@@ -1,0 +1,294 @@
+"""The schedule editor: one schedule of schedule.csv as a week grid, in local time.
+
+`ScheduleEditorScreen(schedules_path, *, engine=None, name=None)`.  Saving
+writes schedule.csv atomically (Plugwise-2-py format) and tells the engine,
+which uploads to the circles that use the schedule; their upload state shows
+below the grid.  Unsaved changes are never dropped without asking.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.screen import ModalScreen, Screen
+from textual.validation import Number
+from textual.widgets import Footer, Header, Input, OptionList, Static
+from textual.widgets.option_list import Option
+
+from protocol.schedules import WeekSchedule
+from pwtui import events as E
+from pwtui.schedulefile import NamedSchedule, ScheduleFileError, read_schedules, rename, write_schedules
+
+from .confirm import ConfirmScreen
+from .widgets.week_grid import DAY_NAMES, WEEKDAYS, WeekGrid
+
+
+class AskText(ModalScreen[str | None]):
+    """A one-line prompt; `validators` refuse bad input with a message."""
+
+    BINDINGS = [Binding("escape", "cancel", "Cancel", id="ask_cancel")]
+
+    def __init__(self, question: str, value: str = "", validators: list[Any] | None = None) -> None:
+        super().__init__()
+        self.question, self.value, self.validators = question, value, validators or []
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="dialog"):
+            yield Static(self.question)
+            yield Input(self.value, validators=self.validators, id="answer")
+            yield Static("", id="problem")
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        result = event.validation_result
+        if result is not None and not result.is_valid:
+            self.query_one("#problem", Static).update("[red]" + "; ".join(result.failure_descriptions))
+            return
+        self.dismiss(event.value.strip())
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+class ChooseDays(ModalScreen[list[int] | None]):
+    BINDINGS = [Binding("escape", "cancel", "Cancel", id="days_cancel")]
+
+    def __init__(self, source: int) -> None:
+        super().__init__()
+        self.source = source
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="dialog"):
+            yield Static(f"Copy {DAY_NAMES[self.source]} to…")
+            yield OptionList(Option("all weekdays (Mon–Fri)", id="weekdays"), Option("all days", id="all"),
+                             *[Option(DAY_NAMES[d], id=str(d)) for d in range(7) if d != self.source])
+
+    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
+        oid = event.option.id or ""
+        self.dismiss(list(WEEKDAYS) if oid == "weekdays" else list(range(7)) if oid == "all" else [int(oid)])
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+class ScheduleEditorScreen(Screen):
+    BINDINGS = [
+        Binding("o", "set_on", "On", id="sched_on"),
+        Binding("x", "set_off", "Off", id="sched_off"),
+        Binding("w", "set_standby", "Standby W", id="sched_standby"),
+        Binding("d", "copy_day", "Copy day", id="sched_copy_day"),
+        Binding("u,ctrl+z", "undo", "Undo", id="sched_undo"),
+        Binding("r,ctrl+y", "redo", "Redo", id="sched_redo"),
+        Binding("ctrl+s", "save", "Save", id="sched_save"),
+        Binding("left_square_bracket", "other(-1)", "Prev", id="sched_prev"),
+        Binding("right_square_bracket", "other(1)", "Next", id="sched_next"),
+        Binding("ctrl+n", "new", "New", id="sched_new"),
+        Binding("f2", "rename", "Rename", id="sched_rename"),
+        Binding("ctrl+d", "duplicate", "Duplicate", id="sched_duplicate"),
+        Binding("delete", "delete", "Delete", id="sched_delete"),
+        Binding("escape", "leave", "Back", id="sched_back"),
+    ]
+
+    def __init__(self, schedules_path: Path, *, engine: Any = None, name: str | None = None) -> None:
+        super().__init__()
+        self.path = Path(schedules_path)
+        self.engine = engine
+        try:
+            self.schedules = read_schedules(self.path)
+        except ScheduleFileError as exc:
+            self.schedules = {}
+            self._load_error = str(exc)
+        else:
+            self._load_error = ""
+        if not self.schedules:
+            self.schedules = {"new schedule": NamedSchedule("new schedule", WeekSchedule.constant(-1))}
+        self.current = name if name in self.schedules else next(iter(self.schedules))
+        self.dirty = False
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield Static(id="sched_title", classes="detail")
+        yield WeekGrid(self.schedules[self.current].week, id="grid")
+        yield Static(id="sched_users", classes="detail")
+        yield Footer()
+
+    @property
+    def grid(self) -> WeekGrid:
+        return self.query_one("#grid", WeekGrid)
+
+    def on_mount(self) -> None:
+        self.grid.focus()
+        self._title()
+        app = self.app
+        signal = getattr(app, "snapshot_signal", None)
+        if signal is not None:
+            signal.subscribe(self, lambda _s: self._users())
+        self._users()
+        if self._load_error:
+            self.notify(self._load_error, severity="error", timeout=15)
+
+    def _title(self) -> None:
+        star = " [yellow](unsaved)[/]" if self.dirty else ""
+        names = list(self.schedules)
+        self.query_one("#sched_title", Static).update(
+            f"[b]{self.current}[/b]{star}   schedule {names.index(self.current) + 1} of {len(names)} "
+            f"in {self.path.name}   (local time, Monday first)")
+
+    def users(self, name: str | None = None) -> list[E.CircleStatus]:
+        snap = getattr(self.app, "snapshot", None)
+        name = name or self.current
+        return [c for c in (snap.circles if snap else ()) if c.schedule == name]
+
+    def _users(self) -> None:
+        users = self.users()
+        if not users:
+            text = "No circle uses this schedule."
+        else:
+            parts = [f"{c.name or c.mac} ({'on' if c.schedule_state else 'off'}"
+                     f"{', upload ' + c.schedule_sync if c.schedule_sync else ''})" for c in users]
+            text = "Used by: " + ", ".join(parts)
+        self.query_one("#sched_users", Static).update(text)
+
+    def on_week_grid_changed(self, _msg: WeekGrid.Changed) -> None:
+        self.dirty = self.grid.week != self.schedules[self.current].week
+        self._title()
+
+    # --- editing -----------------------------------------------------------------------
+
+    def action_set_on(self) -> None:
+        self.grid.set_value(-1)
+
+    def action_set_off(self) -> None:
+        self.grid.set_value(0)
+
+    def action_set_standby(self) -> None:
+        def done(text: str | None) -> None:
+            if text:
+                self.grid.set_value(int(text))
+        self.app.push_screen(AskText("Standby killer: switch off while the load stays below how many watts? (1–3000)",
+                                     "10", [Number(minimum=1, maximum=3000)]), done)
+
+    def action_copy_day(self) -> None:
+        source = self.grid.cursor.day
+
+        def done(days: list[int] | None) -> None:
+            if days:
+                self.grid.copy_day(source, days)
+        self.app.push_screen(ChooseDays(source), done)
+
+    def action_undo(self) -> None:
+        if not self.grid.undo():
+            self.notify("nothing to undo")
+
+    def action_redo(self) -> None:
+        if not self.grid.redo():
+            self.notify("nothing to redo")
+
+    # --- files --------------------------------------------------------------------------
+
+    def _write(self) -> bool:
+        try:
+            write_schedules(self.path, self.schedules)
+        except OSError as exc:
+            self.notify(f"cannot save {self.path}: {exc.strerror or exc}", severity="error")
+            return False
+        if self.engine is not None:
+            self.engine.submit(E.ReloadFiles())
+        return True
+
+    def action_save(self) -> None:
+        old = self.schedules[self.current]
+        self.schedules[self.current] = NamedSchedule(old.name, self.grid.week, old.extra)
+        if self._write():
+            self.dirty = False
+            self._title()
+            n = len(self.users())
+            self.notify(f"saved {self.current}" + (f"; uploading to {n} circle(s)" if n else ""))
+
+    def _unsaved_then(self, then: Any) -> None:
+        if not self.dirty:
+            then()
+            return
+
+        def answer(yes: bool | None) -> None:
+            if yes:
+                self.dirty = False
+                then()
+        self.app.push_screen(ConfirmScreen(f"{self.current} has unsaved changes. Discard them?"), answer)
+
+    def _open(self, name: str) -> None:
+        self.current = name
+        self.grid.load(self.schedules[name].week)
+        self.dirty = False
+        self._title()
+        self._users()
+
+    def action_other(self, step: int) -> None:
+        names = list(self.schedules)
+        target = names[(names.index(self.current) + step) % len(names)]
+        self._unsaved_then(lambda: self._open(target))
+
+    def action_leave(self) -> None:
+        self._unsaved_then(self.app.pop_screen)
+
+    def _ask_name(self, question: str, value: str, then: Any) -> None:
+        def done(text: str | None) -> None:
+            if not text:
+                return
+            if text in self.schedules:
+                self.notify(f"a schedule named {text!r} exists already", severity="error")
+                return
+            if "," in text or '"' in text:
+                self.notify("a schedule name cannot contain commas or quotes", severity="error")
+                return
+            then(text)
+        self.app.push_screen(AskText(question, value), done)
+
+    def action_new(self) -> None:
+        def make(name: str) -> None:
+            self.schedules[name] = NamedSchedule(name, WeekSchedule.constant(-1))
+            if self._write():
+                self._open(name)
+        self._unsaved_then(lambda: self._ask_name("Name of the new schedule (all on):", "", make))
+
+    def action_duplicate(self) -> None:
+        def make(name: str) -> None:
+            self.schedules[name] = NamedSchedule(name, self.grid.week)
+            if self._write():
+                self._open(name)
+        self._ask_name("Name of the copy:", f"{self.current} copy", make)
+
+    def action_rename(self) -> None:
+        users = self.users()
+        if users:
+            self.notify("renaming a schedule in use: its circles are switched to the new name")
+
+        def make(name: str) -> None:
+            old = self.current
+            self.schedules = rename(self.schedules, old, name)
+            if self._write():
+                for c in users:
+                    if self.engine is not None:
+                        self.engine.submit(E.AssignSchedule(c.mac, name))
+                self._open(name)
+        self._ask_name(f"New name for {self.current}:", self.current, make)
+
+    def action_delete(self) -> None:
+        users = self.users()
+        if users:
+            self.notify(f"{self.current} is used by " + ", ".join(c.name or c.mac for c in users) +
+                        ": assign them another schedule first", severity="error", timeout=10)
+            return
+        if len(self.schedules) == 1:
+            self.notify("the last schedule cannot be deleted", severity="warning")
+            return
+
+        def answer(yes: bool | None) -> None:
+            if yes:
+                del self.schedules[self.current]
+                if self._write():
+                    self._open(next(iter(self.schedules)))
+        self.app.push_screen(ConfirmScreen(f"Delete schedule {self.current}?"), answer)

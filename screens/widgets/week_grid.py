@@ -1,0 +1,212 @@
+"""A week schedule as one line-API widget: 7 days × 96 quarter hours, Monday first.
+
+One `render_line` per visible line (a grid of 672 widgets starts ~15× slower,
+TEXTUAL-NOTES §2.10).  The widget holds the slots being edited, a cursor and an
+optional marked rectangle; editing operations keep an undo history.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from rich.segment import Segment
+from rich.style import Style
+from textual.binding import Binding
+from textual.geometry import Size
+from textual.message import Message
+from textual.reactive import reactive
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
+
+from protocol.schedules import DAYS, SLOTS_PER_DAY, WeekSchedule
+
+DAY_NAMES = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+LABEL = 5  # "Mon  "
+WEEKDAYS = (0, 1, 2, 3, 4)
+
+
+@dataclass(frozen=True)
+class Cell:
+    day: int
+    quarter: int
+
+    @property
+    def index(self) -> int:
+        return self.day * SLOTS_PER_DAY + self.quarter
+
+
+class WeekGrid(ScrollView, can_focus=True):
+    DEFAULT_CSS = """
+    WeekGrid { height: 11; }
+    """
+    BINDINGS = [
+        Binding("left,h", "move(0,-1)", "←", show=False, id="grid_left"),
+        Binding("right,l", "move(0,1)", "→", show=False, id="grid_right"),
+        Binding("up,k", "move(-1,0)", "↑", show=False, id="grid_up"),
+        Binding("down,j", "move(1,0)", "↓", show=False, id="grid_down"),
+        Binding("shift+left", "extend(0,-1)", "Mark ←", show=False, id="grid_mark_left"),
+        Binding("shift+right", "extend(0,1)", "Mark →", show=False, id="grid_mark_right"),
+        Binding("shift+up", "extend(-1,0)", "Mark ↑", show=False, id="grid_mark_up"),
+        Binding("shift+down", "extend(1,0)", "Mark ↓", show=False, id="grid_mark_down"),
+        Binding("pageup", "move(0,-8)", "−2 h", show=False, id="grid_page_left"),
+        Binding("pagedown", "move(0,8)", "+2 h", show=False, id="grid_page_right"),
+        Binding("home", "edge(0)", "00:00", show=False, id="grid_home"),
+        Binding("end", "edge(1)", "23:45", show=False, id="grid_end"),
+        Binding("m", "mark", "Mark", id="grid_mark", tooltip="Start or clear a marked range at the cursor"),
+    ]
+
+    cursor: reactive[Cell] = reactive(Cell(0, 0), repaint=False)
+    anchor: reactive[Cell | None] = reactive(None, repaint=False)
+
+    class Changed(Message):
+        """The slots changed (an edit, undo or redo)."""
+
+    def __init__(self, week: WeekSchedule, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.slots: list[int] = list(week.slots)
+        self._undo: list[list[int]] = []
+        self._redo: list[list[int]] = []
+        self.virtual_size = Size(LABEL + SLOTS_PER_DAY, DAYS + 2)
+
+    # --- data ----------------------------------------------------------------------
+
+    @property
+    def week(self) -> WeekSchedule:
+        return WeekSchedule(tuple(self.slots))
+
+    def load(self, week: WeekSchedule) -> None:
+        self.slots = list(week.slots)
+        self._undo.clear()
+        self._redo.clear()
+        self.anchor = None
+        self.refresh()
+
+    def selection(self) -> list[Cell]:
+        """The marked rectangle, or just the cursor."""
+        a, c = self.anchor or self.cursor, self.cursor
+        d0, d1 = sorted((a.day, c.day))
+        q0, q1 = sorted((a.quarter, c.quarter))
+        return [Cell(d, q) for d in range(d0, d1 + 1) for q in range(q0, q1 + 1)]
+
+    def _edit(self, changes: dict[int, int]) -> bool:
+        changes = {i: v for i, v in changes.items() if self.slots[i] != v}
+        if not changes:
+            return False
+        self._undo.append(list(self.slots))
+        self._redo.clear()
+        for i, v in changes.items():
+            self.slots[i] = v
+        self.refresh()
+        self.post_message(self.Changed())
+        return True
+
+    def set_value(self, value: int) -> bool:
+        """Set every selected slot (on −1, off 0, standby watts > 0)."""
+        return self._edit({c.index: value for c in self.selection()})
+
+    def copy_day(self, source: int, targets: list[int]) -> bool:
+        src = self.slots[source * SLOTS_PER_DAY:(source + 1) * SLOTS_PER_DAY]
+        return self._edit({t * SLOTS_PER_DAY + q: v for t in targets if t != source for q, v in enumerate(src)})
+
+    def undo(self) -> bool:
+        if not self._undo:
+            return False
+        self._redo.append(list(self.slots))
+        self.slots = self._undo.pop()
+        self.refresh()
+        self.post_message(self.Changed())
+        return True
+
+    def redo(self) -> bool:
+        if not self._redo:
+            return False
+        self._undo.append(list(self.slots))
+        self.slots = self._redo.pop()
+        self.refresh()
+        self.post_message(self.Changed())
+        return True
+
+    # --- movement ------------------------------------------------------------------
+
+    def _clamp(self, day: int, quarter: int) -> Cell:
+        return Cell(max(0, min(DAYS - 1, day)), max(0, min(SLOTS_PER_DAY - 1, quarter)))
+
+    def action_move(self, dd: int, dq: int) -> None:
+        self.anchor = None
+        self.cursor = self._clamp(self.cursor.day + dd, self.cursor.quarter + dq)
+        self._follow()
+
+    def action_extend(self, dd: int, dq: int) -> None:
+        if self.anchor is None:
+            self.anchor = self.cursor
+        self.cursor = self._clamp(self.cursor.day + dd, self.cursor.quarter + dq)
+        self._follow()
+
+    def action_edge(self, end: int) -> None:
+        self.cursor = Cell(self.cursor.day, SLOTS_PER_DAY - 1 if end else 0)
+        self._follow()
+
+    def action_mark(self) -> None:
+        self.anchor = None if self.anchor is not None else self.cursor
+        self.refresh()
+
+    def _follow(self) -> None:
+        self.scroll_to_region(self._cell_region(self.cursor), animate=False)
+        self.refresh()
+
+    def _cell_region(self, cell: Cell):  # noqa: ANN202
+        from textual.geometry import Region
+        return Region(LABEL + cell.quarter - 1, cell.day + 1, 3, 1)
+
+    # --- drawing -------------------------------------------------------------------
+
+    def render_line(self, y: int) -> Strip:
+        scroll_x, scroll_y = self.scroll_offset
+        line = y + scroll_y
+        width = self.size.width
+        if line == 0:
+            text = " " * LABEL + "".join(f"{h:<4d}" for h in range(24))
+            segs = [Segment(text, Style(dim=True))]
+        elif 1 <= line <= DAYS:
+            segs = self._day_segments(line - 1)
+        elif line == DAYS + 1:
+            segs = [Segment(" " * LABEL), Segment("█", Style(color="green")), Segment(" on  "),
+                    Segment("·", Style(color="red")), Segment(" off  "), Segment("▒", Style(color="yellow")),
+                    Segment(" standby killer  "), Segment(f"cursor {DAY_NAMES[self.cursor.day]} "
+                                                          f"{self.cursor.quarter // 4:02d}:{self.cursor.quarter % 4 * 15:02d}"
+                                                          f" = {self._describe(self.slots[self.cursor.index])}")]
+        else:
+            segs = []
+        return Strip(segs).crop(scroll_x, scroll_x + width).extend_cell_length(width)
+
+    def _describe(self, v: int) -> str:
+        return "on" if v < 0 else "off" if v == 0 else f"off below {v} W"
+
+    def _day_segments(self, day: int) -> list[Segment]:
+        sel = {c.index for c in self.selection()} if self.anchor is not None else set()
+        segs = [Segment(f"{DAY_NAMES[day]}  ", Style(bold=True))]
+        base = day * SLOTS_PER_DAY
+        for q in range(SLOTS_PER_DAY):
+            i = base + q
+            v = self.slots[i]
+            ch, style = ("█", Style(color="green")) if v < 0 else ("·", Style(color="red")) if v == 0 else \
+                ("▒", Style(color="yellow"))
+            if q % 4 == 0 and v == 0:
+                ch = "┆"
+            if i in sel:
+                style = style + Style(bgcolor="blue")
+            if i == self.cursor.index and self.has_focus:
+                style = Style(reverse=True, bold=True) + style
+            elif i == self.cursor.index:
+                style = style + Style(underline=True)
+            segs.append(Segment(ch, style))
+        return segs
+
+    def watch_cursor(self) -> None:
+        self.refresh()
+
+    def on_focus(self) -> None:
+        self.refresh()
+
+    def on_blur(self) -> None:
+        self.refresh()

@@ -1,0 +1,183 @@
+"""The schedule editor with the Pilot: edit, save, reload, undo/redo, copy day, fill, bad watts."""
+
+from __future__ import annotations
+
+import asyncio
+
+from pathlib import Path
+
+import pytest
+from textual.app import App
+
+from protocol import schedules, virtual
+from pwtui import events as E
+from pwtui.config import load_config
+from pwtui.controlfile import update_row
+from pwtui.schedulefile import read_schedules
+from screens.app import PwtuiApp
+from screens.schedule_editor import AskText, ScheduleEditorScreen
+
+REPO_SCHEDULES = Path(__file__).resolve().parent.parent / "schedule.csv"
+
+
+class Host(App):
+    def __init__(self, path: Path, engine=None) -> None:
+        super().__init__()
+        self.path, self.engine = path, engine
+
+    def on_mount(self) -> None:
+        self.push_screen(ScheduleEditorScreen(self.path, engine=self.engine))
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.commands: list[E.Command] = []
+
+    def submit(self, cmd: E.Command) -> int:
+        self.commands.append(cmd)
+        return cmd.id
+
+
+@pytest.fixture
+def csv(tmp_path: Path) -> Path:
+    p = tmp_path / "schedule.csv"
+    p.write_text(REPO_SCHEDULES.read_text())
+    return p
+
+
+def run(coro) -> None:
+    asyncio.run(coro)
+
+
+def test_unchanged_save_round_trips_exactly(csv: Path) -> None:
+    before = csv.read_bytes()
+
+    async def go() -> None:
+        app = Host(csv)
+        async with app.run_test(size=(110, 30)) as pilot:
+            await pilot.press("ctrl+s")
+            await pilot.pause()
+    run(go())
+    assert csv.read_bytes() == before
+
+
+def test_edit_fill_copy_undo_redo_save_reload(csv: Path) -> None:
+    rec = Recorder()
+    first = next(iter(read_schedules(csv)))
+
+    async def go() -> None:
+        app = Host(csv, rec)
+        async with app.run_test(size=(110, 30)) as pilot:
+            ed = app.screen
+            assert isinstance(ed, ScheduleEditorScreen)
+            grid = ed.grid
+            # Monday 00:00-00:45 on (a range of 4 slots)
+            await pilot.press("shift+right", "shift+right", "shift+right", "o")
+            assert grid.slots[0:4] == [-1] * 4 and grid.slots[4] == 0
+            assert ed.dirty
+            await pilot.press("u")
+            assert grid.slots[0:4] == [0] * 4
+            await pilot.press("r")
+            assert grid.slots[0:4] == [-1] * 4
+            # copy Monday to all weekdays
+            await pilot.press("d")
+            await pilot.press("enter")  # first option: all weekdays
+            await pilot.pause()
+            for d in range(5):
+                assert grid.slots[d * 96:d * 96 + 4] == [-1] * 4
+            assert grid.slots[5 * 96] == 0  # Saturday untouched
+            await pilot.press("ctrl+s")
+            await pilot.pause()
+            assert not ed.dirty
+    run(go())
+    saved = read_schedules(csv)[first].week
+    assert all(saved.slots[d * 96:d * 96 + 4] == (-1,) * 4 for d in range(5))
+    assert any(isinstance(c, E.ReloadFiles) for c in rec.commands)
+
+
+def test_invalid_watts_refused(csv: Path) -> None:
+    async def go() -> None:
+        app = Host(csv)
+        async with app.run_test(size=(110, 30)) as pilot:
+            grid = app.screen.grid
+            await pilot.press("w")
+            assert isinstance(app.screen, AskText)
+            await pilot.press("ctrl+a", "backspace", "backspace", *"abc", "enter")
+            assert isinstance(app.screen, AskText), "invalid watts were accepted"
+            inp = app.screen.query_one("#answer")
+            inp.value = "25"
+            await pilot.press("enter")
+            await pilot.pause()
+            assert grid.slots[0] == 25
+    run(go())
+
+
+def test_leaving_with_unsaved_changes_asks(csv: Path) -> None:
+    async def go() -> None:
+        app = Host(csv)
+        async with app.run_test(size=(110, 30)) as pilot:
+            await pilot.press("o", "escape")
+            assert "ConfirmScreen" == type(app.screen).__name__
+            await pilot.press("n")
+            assert isinstance(app.screen, ScheduleEditorScreen)
+    run(go())
+
+
+def test_create_duplicate_and_delete(csv: Path) -> None:
+    async def go() -> None:
+        app = Host(csv)
+        async with app.run_test(size=(110, 30)) as pilot:
+            await pilot.press("ctrl+n")
+            await pilot.press(*"holiday", "enter")
+            await pilot.pause()
+            assert app.screen.current == "holiday" and "holiday" in read_schedules(csv)
+            await pilot.press("delete", "y")
+            await pilot.pause()
+            assert "holiday" not in read_schedules(csv)
+    run(go())
+
+
+def test_save_reaches_the_simulator_circle_and_delete_refused_in_use(tmp_path: Path) -> None:
+    url = "sim://?circles=2&seed=31&latency=0"
+    virtual.forget(url)
+    mac = virtual.circle_mac(1)
+    cfg_path = tmp_path / "pwtui.toml"
+    cfg_path.write_text(f'[stick]\nport = "{url}"\ntimeout = 2.0\n[logging]\npower_interval = 1\n'
+                        f'[[circle]]\nmac = "{mac}"\nname = "lamp"\n')
+    (tmp_path / "schedule.csv").write_text(REPO_SCHEDULES.read_text())
+    cfg = load_config(cfg_path)
+    net = virtual.network_for(url)
+    name = next(iter(read_schedules(cfg.paths.schedules)))
+
+    async def go() -> None:
+        app = PwtuiApp(cfg)
+        async with app.run_test(size=(110, 30)) as pilot:
+            loop = asyncio.get_running_loop()
+            end = loop.time() + 10
+            while loop.time() < end and not (app.snapshot and app.snapshot.circle(mac)):
+                await pilot.pause(0.05)
+            update_row(cfg.paths.control, mac, schedule=name, schedule_state=True)
+            while loop.time() < end + 5 and not (app.snapshot.circle(mac).schedule_sync == "done"):
+                await pilot.pause(0.05)
+            await pilot.press("s")
+            ed = app.screen
+            assert isinstance(ed, ScheduleEditorScreen) and ed.current == name
+            await pilot.press("o", "ctrl+s")
+            week = read_schedules(cfg.paths.schedules)[name].week
+            want = schedules.schedule_crc(week.to_circle(net.circles[mac].calibration,
+                                                         app.engine.utc_offset()))
+            end = loop.time() + 10
+            while loop.time() < end and net.circles[mac].schedule_crc != want:
+                await pilot.pause(0.05)
+            assert net.circles[mac].schedule_crc == want
+            await pilot.press("delete")
+            await pilot.pause()
+            assert name in read_schedules(cfg.paths.schedules), "deleted a schedule in use"
+    run(go())
+
+
+def test_editor_snapshot(snap_compare, csv: Path, monkeypatch) -> None:
+    for var in ("NO_COLOR", "TEXTUAL_THEME", "FORCE_COLOR"):
+        monkeypatch.delenv(var, raising=False)
+    assert snap_compare(Host(csv), terminal_size=(110, 20), press=["right", "right", "down"])
+
