@@ -15,6 +15,11 @@ SCREENS = [
     ("Circle detail", "circle_detail", "CircleDetailScreen",
      "Type, model, firmware, calibration, log position, clock drift and recent events of one circle."),
     ("Network", "network", "NetworkScreen", "The Circle+ node table; accept joining circles, remove nodes."),
+    ("Schedule editor", "schedule_editor", "ScheduleEditorScreen",
+     "A week of quarter hours in local time; mark ranges (shift+arrows or m), set on/off/standby, copy days."),
+    ("Week grid", "widgets.week_grid", "WeekGrid", "Moving and marking inside the schedule grid."),
+    ("Log browser", "log_browser", "LogBrowserScreen",
+     "Energy per hour/day/month for one circle or all, production apart, a day of power samples."),
 ]
 
 

@@ -134,6 +134,10 @@ def test_choose_schedule_detail_network_help(tmp_path: Path) -> None:
             await until(pilot, lambda: "000D6F00DEADBEEF" in net.circles)
             await pilot.press("escape", "question_mark")
             assert isinstance(app.screen, HelpScreen)
+            await pilot.press("escape", "l")
+            assert type(app.screen).__name__ == "LogBrowserScreen"
+            await pilot.press("escape", "s")
+            assert type(app.screen).__name__ == "ScheduleEditorScreen"
     run(go())
 
 

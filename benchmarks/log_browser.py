@@ -1,0 +1,96 @@
+"""Log-browser benchmark: a year of 10-second samples and hourly intervals for 8 circles.
+
+Prints the time to open the browser and to render a day, a month and a year
+(target: every view under 200 ms).  `--days N` makes a smaller store for a
+quick look; the store is kept in a temporary folder and removed afterwards.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+import tempfile
+import time
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from textual.app import App  # noqa: E402
+
+from pwtui.store import DB_NAME, Interval, Store  # noqa: E402
+from screens.log_browser import LogBrowserScreen, period_at  # noqa: E402
+
+MACS = [f"000D6F00010000{i:02X}" for i in range(1, 9)]
+
+
+def fill(path: Path, days: int) -> tuple[int, int]:
+    st = Store(path)
+    end = int(datetime(2026, 11, 1, tzinfo=timezone.utc).timestamp())
+    start = end - days * 86400
+    samples = 0
+    with st.batch():
+        for mac_i, mac in enumerate(MACS):
+            st.add_intervals(Interval(mac, t - 3600, t, 20.0 + (t // 3600) % 24 + mac_i, False)
+                             for t in range(start + 3600, end + 1, 3600))
+    for day in range(days):
+        base = start + day * 86400
+        with st.batch():
+            st.add_power((mac, base + k * 10, 50.0 + (k % 90)) for mac in MACS for k in range(8640))
+        samples += 8640 * len(MACS)
+    st.close()
+    return start, end
+
+
+class Host(App):
+    def __init__(self, path: Path, now: datetime) -> None:
+        super().__init__()
+        self.path, self.now = path, now
+
+    def open_browser(self) -> None:
+        self.push_screen(LogBrowserScreen(self.path, circles=[(m, m[-2:]) for m in MACS], now=self.now))
+
+
+async def measure(path: Path, now: datetime) -> dict[str, float]:
+    times: dict[str, float] = {}
+    app = Host(path, now)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        t0 = time.perf_counter()
+        app.open_browser()
+        await pilot.pause()
+        times["open (day, all circles)"] = time.perf_counter() - t0
+        scr = app.screen
+        assert isinstance(scr, LogBrowserScreen)
+        for zoom in ("day", "month", "year"):
+            scr.period = period_at(zoom, now)
+            t0 = time.perf_counter()
+            scr.refresh_view()
+            await pilot.pause()
+            times[f"render {zoom}"] = time.perf_counter() - t0
+    return times
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--days", type=int, default=365)
+    args = ap.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / DB_NAME
+        t0 = time.perf_counter()
+        start, end = fill(path, args.days)
+        print(f"filled {args.days} days × {len(MACS)} circles "
+              f"({args.days * 8640 * len(MACS):,} samples) in {time.perf_counter() - t0:.0f} s, "
+              f"{path.stat().st_size / 1e6:.0f} MB")
+        now = datetime.fromtimestamp(end, timezone.utc) - timedelta(days=15)
+        times = asyncio.run(measure(path, now))
+        worst = max(times.values())
+        for k, v in times.items():
+            print(f"{k:28} {v * 1000:7.1f} ms   {v / 0.2:.2f}× the 200 ms target")
+        print(f"worst view {worst * 1000:.0f} ms: {'met' if worst < 0.2 else 'NOT met'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,118 @@
+"""The log browser shows what the store holds; the CSV export equals it; queries aggregate in SQLite."""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import io
+import os
+import time
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+from textual.app import App
+
+from pwtui import queries
+from pwtui.store import DB_NAME, Interval, Store
+from screens.log_browser import LogBrowserScreen, period_at
+
+A, B = "000D6F0001000001", "000D6F0001000006"
+
+
+@pytest.fixture(autouse=True)
+def amsterdam(monkeypatch):
+    for var in ("NO_COLOR", "TEXTUAL_THEME", "FORCE_COLOR"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("TZ", "Europe/Amsterdam")
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()
+
+
+def fill(path: Path) -> None:
+    st = Store(path)
+    start = int(datetime(2026, 6, 1, tzinfo=timezone.utc).timestamp())
+    with st.batch():
+        ivs = []
+        for h in range(24 * 40):
+            end = start + (h + 1) * 3600
+            ivs.append(Interval(A, end - 3600, end, 10.0 + h % 24, False))
+            ivs.append(Interval(B, end - 3600, end, 1.0, False))
+            ivs.append(Interval(B, end - 3600, end, float(max(0, 12 - abs(12 - (h % 24)))) * 50, True))
+        st.add_intervals(ivs)
+        st.add_power((A, start + 86400 * 10 + i * 10, 100.0 + i % 7) for i in range(8640))
+    st.close()
+
+
+class Host(App):
+    def __init__(self, path: Path, mac: str | None, now: datetime) -> None:
+        super().__init__()
+        self.args = (path, mac, now)
+
+    def on_mount(self) -> None:
+        path, mac, now = self.args
+        self.push_screen(LogBrowserScreen(path, circles=[(A, "fridge"), (B, "solar")], mac=mac, now=now))
+
+
+def test_day_view_matches_store_and_export(tmp_path: Path) -> None:
+    db = tmp_path / DB_NAME
+    fill(db)
+    day = datetime(2026, 6, 11, 12, 0).astimezone()
+
+    async def go() -> None:
+        app = Host(db, A, day)
+        async with app.run_test(size=(110, 40)) as pilot:
+            await pilot.pause()
+            scr = app.screen
+            assert isinstance(scr, LogBrowserScreen)
+            p = scr.period
+            st = Store(db, readonly=True)
+            want = st.energy_between(A, int(p.start.timestamp()), int(p.end.timestamp()))
+            shown = sum(b.consumption_wh for b in scr.buckets)
+            assert shown == pytest.approx(want) and len(scr.buckets) == 24
+            table = scr.query_one("#log_table")
+            assert table.row_count == 24
+            assert str(table.get_cell(scr.buckets[5].label, "used")) == f"{scr.buckets[5].consumption_wh / 1000:.3f}"
+            rows = list(csv.DictReader(io.StringIO(scr.export_csv())))
+            assert len(rows) == 24 and sum(float(r["wh"]) for r in rows) == pytest.approx(want, abs=0.01)
+            assert rows[0]["start_utc"].endswith("Z") and "+02:00" in rows[0]["start_local"]
+            await pilot.press("e")
+            await pilot.pause()
+            exported = list(tmp_path.glob("export-*.csv"))
+            assert exported and exported[0].read_text() == scr.export_csv()
+            # production apart, all circles together, zoom out to the month
+            await pilot.press("tab")
+            await pilot.press("minus", "minus")
+            assert scr.period.zoom == "month" and scr.choices[scr.choice][0] == B
+            prod = sum(b.production_wh for b in scr.buckets)
+            assert prod == pytest.approx(st.energy_between(B, int(scr.period.start.timestamp()),
+                                                           int(scr.period.end.timestamp()), True))
+            await pilot.press("left")
+            assert scr.period.start.month == 5
+    asyncio.run(go())
+
+
+def test_queries_bucket_in_local_time(tmp_path: Path) -> None:
+    db = tmp_path / DB_NAME
+    fill(db)
+    con = queries.connect(db)
+    p = period_at("day", datetime(2026, 6, 2, 12).astimezone())
+    hours = queries.energy_buckets(con, int(p.start.timestamp()), int(p.end.timestamp()), "hour", [A])
+    assert [b.label[-5:] for b in hours][:2] == ["00:00", "01:00"]
+    # local 00:00-01:00 is 22:00-23:00 UTC: that interval's energy is 10 + 22
+    assert hours[0].consumption_wh == pytest.approx(32.0)
+    series = queries.power_series(con, int(datetime(2026, 6, 11, tzinfo=timezone.utc).timestamp()),
+                                  int(datetime(2026, 6, 12, tzinfo=timezone.utc).timestamp()), 100, [A])
+    assert 90 <= len(series) <= 101 and all(100 <= w <= 106 for _, w in series)
+    plan = " ".join(r[3] for r in con.execute(
+        "EXPLAIN QUERY PLAN SELECT SUM(wh) FROM energy WHERE end_ts > 1 AND end_ts <= 2").fetchall())
+    assert "USING INDEX" in plan or "USING COVERING INDEX" in plan or "PRIMARY KEY" in plan
+
+
+def test_chart_snapshot(snap_compare, tmp_path: Path) -> None:
+    db = tmp_path / DB_NAME
+    fill(db)
+    app = Host(db, B, datetime(2026, 6, 11, 12, 0).astimezone())
+    assert snap_compare(app, terminal_size=(100, 30))
