@@ -28,6 +28,7 @@ from .config import CircleConfig, Config
 from .controlfile import ControlFileError, ControlRow, read_control, write_control
 from .schedulefile import NamedSchedule, ScheduleFileError, read_schedules
 from .status import STATUS_NAME, write_status
+from .legacylogs import LegacyLogs
 from .store import DB_NAME, Interval, Store
 
 log = logging.getLogger("pwtui.engine")
@@ -92,6 +93,7 @@ class Engine:
         self._offset = utc_offset()
         self._last_clock_day: str | None = None
         self._stop = threading.Event()
+        self._legacy = LegacyLogs(self.data_dir / "legacy") if self.config.logging.legacy_files else None
         self._snapshot = E.Snapshot(time=datetime.now(timezone.utc), link=E.LinkStatus(port=self.port),
                                     manual_switch=self.config.engine.manual_switch)  # type: ignore[arg-type]
 
@@ -597,6 +599,11 @@ class Engine:
                            f"(switched by its schedule or by hand)", n.mac)
             n.relay = n.info.relay
             self._enforce_always_on(n)
+        if self._legacy is not None:
+            try:
+                self._legacy.power(samples)
+            except OSError as exc:
+                log.warning("legacy power log: %s", exc)
         with self._lock, store.batch():
             store.add_power(samples)
             self._flush_events()
@@ -730,7 +737,12 @@ class Engine:
             end_ts = int(r.end.timestamp())
             good.append(Interval(node.mac, end_ts - r.minutes * 60, end_ts, r.wh, r.production, r.block))
         with self._lock, store.batch():
-            store.add_intervals(good)
+            new = store.add_intervals(good)
+        if self._legacy is not None and new:
+            try:
+                self._legacy.intervals(new)
+            except OSError as exc:
+                log.warning("legacy interval log: %s", exc)
 
     # --- publishing -------------------------------------------------------------------------
 

@@ -109,17 +109,17 @@ class Store:
     def add_power(self, samples: Iterable[tuple[str, int, float]]) -> None:
         self.db.executemany("INSERT OR REPLACE INTO power VALUES (?, ?, ?)", list(samples))
 
-    def add_intervals(self, intervals: Iterable[Interval]) -> int:
+    def add_intervals(self, intervals: Iterable[Interval]) -> list[Interval]:
         """Store each interval once; a re-read replaces its own row (a partly written
-        block may have grown). Returns how many rows are new."""
-        rows = [(i.mac, i.end_ts, int(i.production), i.start_ts, i.wh, i.block) for i in intervals]
-        new = 0
-        for r in rows:
-            cur = self.db.execute("SELECT wh FROM energy WHERE mac=? AND production=? AND end_ts=?",
-                                  (r[0], r[2], r[1])).fetchone()
+        block may have grown). Returns the intervals that were new."""
+        new = []
+        for i in intervals:
+            cur = self.db.execute("SELECT 1 FROM energy WHERE mac=? AND production=? AND end_ts=?",
+                                  (i.mac, int(i.production), i.end_ts)).fetchone()
             if cur is None:
-                new += 1
-            self.db.execute("INSERT OR REPLACE INTO energy VALUES (?, ?, ?, ?, ?, ?)", r)
+                new.append(i)
+            self.db.execute("INSERT OR REPLACE INTO energy VALUES (?, ?, ?, ?, ?, ?)",
+                            (i.mac, i.end_ts, int(i.production), i.start_ts, i.wh, i.block))
         return new
 
     def add_event(self, mac: str | None, kind: str, message: str, ts: int | None = None) -> None:

@@ -24,7 +24,7 @@ from pwtui.store import DB_NAME, Store
 C1, C2, C3 = (virtual.circle_mac(i) for i in (1, 2, 3))
 
 
-def write_config(folder: Path, url: str, extra: str = "") -> Path:
+def write_config(folder: Path, url: str, extra: str = "", logging: str = "") -> Path:
     cfg = folder / "pwtui.toml"
     cfg.write_text(f"""
 [stick]
@@ -32,6 +32,7 @@ port = "{url}"
 timeout = 2.0
 [logging]
 power_interval = 1
+{logging}
 [[circle]]
 mac = "{C1}"
 name = "fridge"
@@ -48,10 +49,10 @@ always_on = true
 
 
 class Running:
-    def __init__(self, folder: Path, url: str, offset: int = 60, extra: str = "") -> None:
+    def __init__(self, folder: Path, url: str, offset: int = 60, extra: str = "", logging: str = "") -> None:
         virtual.forget(url)
         self.net = virtual.network_for(url)
-        self.config = load_config(write_config(folder, url, extra))
+        self.config = load_config(write_config(folder, url, extra, logging))
         self.events: list[E.Event] = []
         self.offset = offset
         self.engine = Engine(self.config, on_event=self.events.append, utc_offset=lambda: self.offset)
@@ -262,3 +263,17 @@ def test_headless_never_imports_textual(tmp_path) -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=30)
     assert out.stdout.strip() == "CLEAN 0", out.stderr
+
+
+def test_legacy_text_logs(run) -> None:
+    r = run("sim://?circles=3&seed=20&latency=0&history=1", logging="legacy_files = true")
+    legacy = r.config.paths.data / "legacy"
+    r.wait(lambda: list(legacy.glob(f"*/pwlog/pw-{C1}.log")) and list(legacy.glob(f"*/pwact/pwact-*-{C1}.log")),
+           15, "legacy files")
+    r.wait(lambda: (legacy / "pwpower.log").exists())
+    r.close()
+    lines = next(legacy.glob(f"*/pwlog/pw-{C1}.log")).read_text().splitlines()
+    assert len(lines) >= 20 and len(lines) == len(set(lines))
+    stamp, watts, wh = (x.strip() for x in lines[0].split(","))
+    assert len(stamp) == 19 and float(wh) > 0
+    assert C1 in (legacy / "pwpower.log").read_text()
