@@ -46,6 +46,9 @@ class Faults:
     dup: float = 0.0        # node reply sent twice
     late: float = 0.0       # 00E1 first, then the real reply
     chatter: float = 0.0    # 0x83 before node replies, `# APS…` lines
+    offline: float = 0.0    # share of 10-minute windows each circle is unreachable (a timetable by seed)
+    drift: float = 0.0      # clock drift, seconds per day (± by circle) instead of the default few seconds
+    vanish: float = 0.0     # the stick disappears for a second every this many seconds
     e1_delay: float = 3.0   # seconds from ack to 00E1
 
     @classmethod
@@ -55,7 +58,8 @@ class Faults:
             name, _, value = item.partition("=")
             name = {"drops": "drop", "duplicate": "dup", "duplicates": "dup", "e1": "e1_delay"}.get(name, name)
             if name not in cls.__dataclass_fields__:
-                raise ValueError(f"unknown fault {name!r} (known: drop, corrupt, dup, late, chatter, e1)")
+                raise ValueError(f"unknown fault {name!r} (known: drop, corrupt, dup, late, chatter, offline, "
+                                 f"drift, vanish, e1)")
             try:
                 number = float(value) if value else (0.05 if name == "chatter" else 1.0)
             except ValueError:
@@ -103,6 +107,8 @@ class VirtualNetwork:
         solar_kind = "solar"
         for c in self.circles.values():
             c.clock_set_at = t
+            if self.faults.drift:
+                c.drift_per_day = self.faults.drift * (1 if c.index % 2 else -1)
             if c.load.kind == solar_kind:
                 c.production_interval = c.log_interval
             c.start_log(t - history_days * 86400.0)
@@ -148,6 +154,24 @@ class VirtualNetwork:
 
     # --- test-facing API ---------------------------------------------------------
 
+    def offline_now(self, c: VirtualCircle, t: float) -> bool:
+        """The `offline` fault's timetable: whole 10-minute windows, the same for a seed."""
+        if not self.faults.offline:
+            return False
+        window = int(t // 600)
+        return random.Random(self.seed * 1_000_003 + c.index * 7919 + window).random() < self.faults.offline
+
+    def _gone(self) -> bool:
+        """Unplugged by hand, or inside a `vanish` fault window."""
+        if self.vanished:
+            return True
+        period = self.faults.vanish
+        if period and (time.monotonic() - self._t0_real) % period > period - 1.0:
+            self._out.clear()
+            self._buffer.clear()
+            return True
+        return False
+
     def true_energy_wh(self, mac: str, start: datetime, end: datetime, production: bool = False) -> float:
         return self.circles[mac].energy_wh(start.timestamp(), end.timestamp(), production)
 
@@ -179,7 +203,7 @@ class VirtualNetwork:
 
     def attach(self) -> None:
         with self._lock:
-            if self.vanished:
+            if self._gone():
                 raise OSError("could not open port: no such device (stick unplugged)")
             self.attached = True
             self._decoder = FrameDecoder(keep_bad=True)
@@ -194,7 +218,7 @@ class VirtualNetwork:
 
     def write(self, data: bytes) -> None:
         with self._cond:
-            if self.vanished:
+            if self._gone():
                 raise OSError("write failed: device disconnected")
             arrival = time.monotonic() + len(data) / BYTES_PER_SECOND
             for frame in self._decoder.feed(data):
@@ -207,7 +231,7 @@ class VirtualNetwork:
         deadline = None if timeout is None else time.monotonic() + timeout
         with self._cond:
             while True:
-                if self.vanished:
+                if self._gone():
                     raise OSError("read failed: device disconnected")
                 self._deliver(time.monotonic())
                 if self._buffer:
@@ -341,7 +365,7 @@ class VirtualNetwork:
                                    hz=0x80, hw_version="653907008511", fw_version=datetime.fromtimestamp(
                                        0x4E0842BB, tz=timezone.utc), node_type=0)]
         c = self.circles.get(mac or "")
-        if c is None or not c.online or not c.joined:
+        if c is None or not c.online or not c.joined or self.offline_now(c, t):
             return None
         self._changed()
         return self._node(c, msg, seq, t)

@@ -1,0 +1,113 @@
+"""Each fault of the simulator does what it says, seen on the raw line."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+import serial
+
+from protocol import messages as M, virtual
+from protocol.frames import FrameDecoder, encode_frame
+
+C1 = virtual.circle_mac(1)
+
+
+def open_raw(faults: str, extra: str = "") -> tuple[serial.SerialBase, virtual.VirtualNetwork]:
+    url = f"sim://?circles=2&seed=8&latency=0&faults={faults}{extra}"
+    virtual.forget(url)
+    virtual.register()
+    return serial.serial_for_url(url, timeout=0.05), virtual.network_for(url)
+
+
+def exchange(ser: serial.SerialBase, n: int, wait: float = 1.0) -> bytes:
+    for _ in range(n):
+        ser.write(encode_frame(M.encode(M.InfoRequest(mac=C1))))
+    data = b""
+    end = time.monotonic() + wait
+    while time.monotonic() < end:
+        data += ser.read(4096)
+    return data
+
+
+def frames(data: bytes, keep_bad: bool = False) -> list[M.Message]:
+    dec = FrameDecoder(keep_bad=keep_bad)
+    return [M.decode(f.body) for f in dec.feed(data) if f.crc_ok]
+
+
+def test_drop_gives_00e1() -> None:
+    ser, _ = open_raw("drop=1,e1=0.05")
+    msgs = frames(exchange(ser, 5))
+    assert sum(isinstance(m, M.Ack) and m.status == M.TIMEOUT for m in msgs) == 5
+    assert not any(isinstance(m, M.InfoResponse) for m in msgs)
+
+
+def test_late_reply_follows_its_00e1() -> None:
+    ser, _ = open_raw("late=1,e1=0.05")
+    msgs = frames(exchange(ser, 3))
+    for seq in {m.seq for m in msgs if isinstance(m, M.InfoResponse)}:
+        kinds = [("E1" if isinstance(m, M.Ack) and m.status == M.TIMEOUT else type(m).__name__)
+                 for m in msgs if m.seq == seq and not (isinstance(m, M.Ack) and m.status == M.ACCEPTED)]
+        assert kinds == ["E1", "InfoResponse"]
+
+
+def test_dup_sends_replies_twice() -> None:
+    ser, _ = open_raw("dup=1")
+    msgs = frames(exchange(ser, 4))
+    replies = [m.seq for m in msgs if isinstance(m, M.InfoResponse)]
+    assert len(replies) == 8 and len(set(replies)) == 4
+
+
+def test_corrupt_breaks_crcs() -> None:
+    ser, _ = open_raw("corrupt=1")
+    data = exchange(ser, 5)
+    dec = FrameDecoder()
+    good = dec.feed(data)
+    assert dec.stats.bad_crc + dec.stats.malformed >= 5 and len(good) < 10
+
+
+def test_chatter_adds_0x83_and_aps_lines() -> None:
+    ser, _ = open_raw("chatter=1")
+    data = exchange(ser, 3)
+    assert b"\x83\x05\x05\x03\x03" in data and b"# APSRequestNodeInfo" in data
+    assert sum(isinstance(m, M.InfoResponse) for m in frames(data)) == 3
+
+
+def test_offline_timetable_is_repeatable() -> None:
+    _, net = open_raw("offline=0.5")
+    c = net.circles[C1]
+    t = net.now_ts()
+    plan = [net.offline_now(c, t + k * 600) for k in range(40)]
+    assert 5 < sum(plan) < 35
+    assert plan == [net.offline_now(c, t + k * 600) for k in range(40)]
+
+
+def test_drift_fault_sets_clock_drift() -> None:
+    _, net = open_raw("drift=120")
+    assert {abs(c.drift_per_day) for c in net.circles.values()} == {120}
+
+
+def test_vanish_fault_drops_and_returns() -> None:
+    ser, net = open_raw("vanish=1.5")
+    seen_gone = False
+    end = time.monotonic() + 3
+    while time.monotonic() < end and not seen_gone:
+        try:
+            ser.read(1)
+        except serial.SerialException:
+            seen_gone = True
+    assert seen_gone
+    time.sleep(1.1)
+    end = time.monotonic() + 3
+    while True:
+        try:
+            serial.serial_for_url(f"sim://?circles=2&seed=8&latency=0&faults=vanish=1.5", timeout=0.05).close()
+            break
+        except serial.SerialException:
+            assert time.monotonic() < end
+            time.sleep(0.1)
+
+
+def test_unknown_fault_is_refused() -> None:
+    with pytest.raises(serial.SerialException, match="unknown fault"):
+        open_raw("gremlins=1")
