@@ -22,6 +22,7 @@ from protocol import messages as M, units
 from protocol.circle import Circle, CircleInfo, CirclePlus, LogRecord, poll_power
 from protocol.errors import LinkDown, PlugwiseError
 from protocol.stick import Priority, Stick
+from protocol.units import Calibration
 
 from . import events as E
 from .config import CircleConfig, Config
@@ -114,6 +115,7 @@ class Engine:
         self._init_files()
         worker = threading.Thread(target=self._command_loop, name="engine-commands", daemon=True)
         worker.start()
+        threading.Thread(target=self._close_on_stop, name="engine-stop", daemon=True).start()
         interval = self.config.logging.power_interval
         backoff = 0.5
         try:
@@ -146,6 +148,8 @@ class Engine:
                 log.exception("event handler failed")
 
     def _note(self, level: str, kind: str, message: str, mac: str | None = None) -> None:
+        if self._stop.is_set() and level in ("warning", "error"):
+            return  # failures caused by stopping are not news
         self._emit(E.EngineLog(datetime.now(timezone.utc), level, kind, message, mac))  # type: ignore[arg-type]
         with self._lock:
             self._pending_events.append((mac, kind, message))
@@ -193,6 +197,12 @@ class Engine:
                             network_online=bool(info and info.network_online),
                             last_frame=datetime.fromtimestamp(last, tz=timezone.utc) if last else None,
                             errors=stick.stats.timeouts + stick.bad_frames)
+
+    def _close_on_stop(self) -> None:
+        """Closing the stick fails every pending request at once, so no wait outlives the stop."""
+        self._stop.wait()
+        if self._stick is not None:
+            self._stick.close()
 
     def _shutdown(self, worker: threading.Thread) -> None:
         worker.join(1.0)
@@ -296,45 +306,104 @@ class Engine:
     # --- discovery and (re)initialisation ----------------------------------------------
 
     def _discover(self) -> None:
+        """Rows first, live watts next, the slow work after: configured and
+        remembered circles are polled before the node table is read."""
         stick = self._stick
         assert stick is not None and self._store is not None
         self._need_discovery = False
-        macs = [c.mac for c in self.config.circles]
         cp_mac = stick.info.circle_plus_mac if stick.info else None
+        known = [c.mac for c in self.config.circles]
+        with self._lock:
+            remembered = [m for (m,) in self._store.db.execute("SELECT mac FROM circles ORDER BY mac")]
+        self._add_nodes([*known, *(m for m in remembered if m not in known)], cp_mac)
+        self._publish()
+        self._first_poll(list(self._nodes.values()))
         if cp_mac:
             try:
                 self._node_table = CirclePlus(stick, cp_mac).node_table(Priority.NORMAL)
             except PlugwiseError as exc:
                 self._note("warning", "discovery", f"cannot read the Circle+ node table: {exc}")
             table = [m for _, m in self._node_table]
-            for m in [cp_mac, *table]:
-                if m not in macs:
-                    macs.append(m)
+            new = [m for m in [cp_mac, *table] if m not in self._nodes]
+            for m in new:
+                if m not in remembered:
                     self._note("info", "discovery", f"found circle {m} in the node table (not in the config)", m)
             for c in self.config.circles:
                 if c.mac != cp_mac and self._node_table and c.mac not in table:
                     self._note("warning", "discovery", f"configured circle {c.mac} ({c.name}) is not in the "
                                f"Circle+ node table", c.mac)
-        with self._lock:
-            for mac in macs:
-                if mac not in self._nodes:
-                    cfg = self.config.circle(mac)
-                    cls = CirclePlus if mac == cp_mac else Circle
-                    self._nodes[mac] = _Node(mac, cfg, cls(stick, mac, cfg.log_interval if cfg else 60))
-                else:
-                    self._nodes[mac].circle.stick = stick
-        # info and calibration for all, pipelined
+            self._add_nodes(new, cp_mac)
+            self._first_poll([self._nodes[m] for m in new])
         infos = {m: n.circle.info_future() for m, n in self._nodes.items()}
-        cals = {m: n.circle.calibration_future() for m, n in self._nodes.items()}
+        ready = []
         for mac, node in self._nodes.items():
             try:
                 node.info = infos[mac].result(60)
-                cals[mac].result(60)
             except (PlugwiseError, TimeoutError) as exc:
                 self._mark_offline(node, exc)
                 continue
+            ready.append(node)
+        self._apply_static(ready)
+        for node in ready:
+            if self._stop.is_set():
+                return
             self._came_online(node, first=True)
         self._sync_clocks(force=True)
+
+    def _add_nodes(self, macs: list[str], cp_mac: str | None) -> None:
+        stick = self._stick
+        assert stick is not None and self._store is not None
+        with self._lock:
+            for mac in macs:
+                if mac in self._nodes:
+                    self._nodes[mac].circle.stick = stick
+                    continue
+                cfg = self.config.circle(mac)
+                cls = CirclePlus if mac == cp_mac else Circle
+                node = _Node(mac, cfg, cls(stick, mac, cfg.log_interval if cfg else 60))
+                cached = (self._store.circle(mac) or {}).get("info", {}).get("calibration")
+                if cached:
+                    node.circle._calibration = Calibration(*cached)  # noqa: SLF001 - cache from the store
+                self._nodes[mac] = node
+
+    def _first_poll(self, nodes: list[_Node]) -> None:
+        """Live watts in pipelined batches, small first and publishing after each, so
+        the first rows come alive within a second even on a network of 64 circles."""
+        i, batch = 0, 3
+        while i < len(nodes):
+            if self._stop.is_set():
+                return
+            group = nodes[i:i + batch]
+            i += batch
+            batch = 16
+            cals = {n.mac: n.circle.calibration_future(Priority.USER) for n in group}
+            for n in group:
+                try:
+                    cal = cals[n.mac].result(60)
+                except (PlugwiseError, TimeoutError) as exc:
+                    self._mark_offline(n, exc)
+                    continue
+                with self._lock:
+                    self._store.set_circle(n.mac, info={"calibration": [cal.gain_a, cal.gain_b, cal.off_tot,
+                                                                         cal.off_noise]})
+            live = [n for n in group if n.circle._calibration is not None]  # noqa: SLF001
+            infos = {n.mac: n.circle.info_future(Priority.USER) for n in live}
+            for mac, r in poll_power([n.circle for n in live], Priority.USER).items():
+                n = self._nodes[mac]
+                if isinstance(r, Exception):
+                    self._mark_offline(n, r)
+                    continue
+                n.online = True
+                n.watts, n.watts_1s = r.watts_8s, r.watts_1s
+                n.wh_hour, n.wh_hour_production = r.wh_hour, r.wh_hour_production
+                n.last_seen = r.time
+                n.recent.append(r.watts_8s)
+                try:
+                    n.info = infos[mac].result(60)
+                    n.relay = n.info.relay
+                except (PlugwiseError, TimeoutError):
+                    pass
+            self._publish()
 
     def _came_online(self, node: _Node, first: bool = False) -> None:
         assert self._store is not None
@@ -351,7 +420,8 @@ class Engine:
                 "node_type": node.info.node_type if node.info else None,
                 "model": node.info.model if node.info else None,
                 "hw_version": node.info.hw_version if node.info else None})
-        self._apply_static(node)
+        if not first:
+            self._apply_static([node])
         row = self._row(node.mac)
         if row.schedule_state and row.schedule:
             self._apply_schedule(node, row)
@@ -369,26 +439,32 @@ class Engine:
         node.online = False
         node.initialised = True
 
-    def _apply_static(self, node: _Node) -> None:
-        """Log intervals (0057) when they differ from what we last set."""
-        assert self._store is not None
-        cfg = node.cfg
-        if cfg is None:
-            return
-        want = [cfg.log_interval, cfg.log_interval if cfg.production else 0]
-        with self._lock:
-            st = self._store.circle(node.mac) or {}
-        if st.get("info", {}).get("log_intervals") == want:
-            return
-        try:
-            node.circle.set_log_interval(*want)
-        except PlugwiseError as exc:
-            self._note("warning", "settings", f"cannot set the log interval of {self._name(node)}: {exc}", node.mac)
-            return
-        with self._lock:
-            self._store.set_circle(node.mac, info={"log_intervals": want})
-        self._note("info", "settings", f"{self._name(node)}: log interval {want[0]} min"
-                   f"{', production logged' if want[1] else ''}", node.mac)
+    def _apply_static(self, nodes: list[_Node]) -> None:
+        """Log intervals (0057) where they differ from what we last set, in one burst."""
+        assert self._store is not None and self._stick is not None
+        todo = []
+        for node in nodes:
+            cfg = node.cfg
+            if cfg is None:
+                continue
+            want = [cfg.log_interval, cfg.log_interval if cfg.production else 0]
+            with self._lock:
+                st = self._store.circle(node.mac) or {}
+            if st.get("info", {}).get("log_intervals") != want:
+                todo.append((node, want, self._stick.submit(
+                    M.LogIntervalRequest(mac=node.mac, consumption=want[0], production=want[1]), Priority.NORMAL)))
+        for node, want, fut in todo:
+            try:
+                fut.result(60)
+            except (PlugwiseError, TimeoutError) as exc:
+                self._note("warning", "settings", f"cannot set the log interval of {self._name(node)}: {exc}",
+                           node.mac)
+                continue
+            node.circle.log_interval = want[0]
+            with self._lock:
+                self._store.set_circle(node.mac, info={"log_intervals": want})
+            self._note("info", "settings", f"{self._name(node)}: log interval {want[0]} min"
+                       f"{', production logged' if want[1] else ''}", node.mac)
 
     # --- switching and schedules --------------------------------------------------------
 
@@ -630,6 +706,7 @@ class Engine:
         daily = local.hour == self.config.engine.clock_sync_hour and self._last_clock_day != day
         online = [n for n in self._nodes.values() if n.online]
         futs = {n.mac: n.circle.clock_future(Priority.NORMAL) for n in online}
+        to_set = []
         for n in online:
             try:
                 reading = futs[n.mac].result(60)
@@ -637,14 +714,19 @@ class Engine:
                 continue
             n.drift = reading.drift_s
             if force or daily or abs(reading.drift_s) > self.config.engine.max_drift:
-                try:
-                    n.circle.set_clock(priority=Priority.NORMAL)
-                    n.drift = 0.0
-                    if not force:
-                        self._note("info", "clock", f"clock of {self._name(n)} set (drift "
-                                   f"{reading.drift_s:+.0f} s)", n.mac)
-                except PlugwiseError as exc:
-                    self._note("warning", "clock", f"cannot set the clock of {self._name(n)}: {exc}", n.mac)
+                to_set.append((n, reading.drift_s))
+        # one pipelined burst; each request carries the time it is built at (A §8: log address FFFFFFFF)
+        sets = [(n, drift, stick.submit(M.ClockSetRequest.at(n.mac, datetime.now(timezone.utc)), Priority.NORMAL))
+                for n, drift in to_set]
+        for n, drift, fut in sets:
+            try:
+                fut.result(60)
+            except (PlugwiseError, TimeoutError) as exc:
+                self._note("warning", "clock", f"cannot set the clock of {self._name(n)}: {exc}", n.mac)
+                continue
+            n.drift = 0.0
+            if not force:
+                self._note("info", "clock", f"clock of {self._name(n)} set (drift {drift:+.0f} s)", n.mac)
         if force or daily:
             self._last_clock_day = day
             cp_mac = stick.info.circle_plus_mac if stick.info else None

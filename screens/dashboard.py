@@ -209,6 +209,9 @@ class DashboardScreen(Screen):
         c = self.selected()
         if c is None:
             return
+        if c.relay is None:
+            self.notify(f"the relay state of {c.name or c.mac} is not known yet", severity="warning")
+            return
         on = not c.relay
         if not on and c.always_on:
             self.notify(f"{c.name or c.mac} is always on: switching it off is refused", severity="warning")

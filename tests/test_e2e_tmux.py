@@ -55,7 +55,9 @@ def test_switch_a_circle_with_keys(tmp_path: Path, tmux) -> None:
         cfg = config(tmp_path, url)
         tmux("new-session", "-d", "-s", "e2e", "-x", "110", "-y", "30",
              f"{sys.executable} -m pwtui --config {cfg}")
-        wait_for(lambda: "washer" in tmux("capture-pane", "-p", "-t", "e2e"))
+        # ready when the washer's row shows its relay state
+        wait_for(lambda: any("washer" in line and " on " in line
+                             for line in tmux("capture-pane", "-p", "-t", "e2e").splitlines()))
         screen = tmux("capture-pane", "-p", "-t", "e2e")
         assert "fridge" in screen and "Switch" in screen
         tmux("send-keys", "-t", "e2e", "Down", "Space")
@@ -78,7 +80,8 @@ def test_attach_to_a_running_logger(tmp_path: Path, tmux) -> None:
         wait_for(status.exists)
         tmux("new-session", "-d", "-s", "att", "-x", "110", "-y", "30", f"{sys.executable} -m pwtui --config {cfg}")
         wait_for(lambda: f"attached to pid {logger.pid}" in tmux("capture-pane", "-p", "-t", "att"))
-        wait_for(lambda: "washer" in tmux("capture-pane", "-p", "-t", "att"))
+        wait_for(lambda: any("washer" in line and " on " in line
+                             for line in tmux("capture-pane", "-p", "-t", "att").splitlines()))
         tmux("send-keys", "-t", "att", "Down", "Space")
 
         def washer_off() -> bool:
