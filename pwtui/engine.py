@@ -90,6 +90,8 @@ class Engine:
         self._joining: set[str] = set()
         self._node_table: list[tuple[int, str]] = []
         self._pending_events: list[tuple[str | None, str, str]] = []
+        self._unsaved: list[tuple[str, int, float]] = []   # power samples not yet committed
+        self._last_commit = time.monotonic()
         self._need_discovery = True
         self._offset = utc_offset()
         self._last_clock_day: str | None = None
@@ -209,8 +211,7 @@ class Engine:
         if self._stick is not None:
             self._stick.close()
         if self._store is not None:
-            with self._lock:
-                self._flush_events()
+            self._commit()
             self._store.close()
 
     # --- files -----------------------------------------------------------------------------
@@ -680,11 +681,23 @@ class Engine:
                 self._legacy.power(samples)
             except OSError as exc:
                 log.warning("legacy power log: %s", exc)
-        with self._lock, store.batch():
-            store.add_power(samples)
-            self._flush_events()
+        self._unsaved.extend(samples)
+        every = self.config.logging.commit_interval
+        if every == 0 or time.monotonic() - self._last_commit >= every:
+            self._commit()
+        with self._lock:
             self._today(now)
         self._publish()
+
+    def _commit(self) -> None:
+        """One transaction for everything gathered since the last commit (SD cards thank us)."""
+        store = self._store
+        assert store is not None
+        with self._lock, store.batch():
+            store.add_power(self._unsaved)
+            self._flush_events()
+        self._unsaved = []
+        self._last_commit = time.monotonic()
 
     def _retry_offline(self, node: _Node) -> None:
         try:
@@ -819,12 +832,31 @@ class Engine:
             end_ts = int(r.end.timestamp())
             good.append(Interval(node.mac, end_ts - r.minutes * 60, end_ts, r.wh, r.production, r.block))
         with self._lock, store.batch():
+            self._note_gaps(node, good)
             new = store.add_intervals(good)
         if self._legacy is not None and new:
             try:
                 self._legacy.intervals(new)
             except OSError as exc:
                 log.warning("legacy interval log: %s", exc)
+
+    def _note_gaps(self, node: _Node, intervals: list[Interval]) -> None:
+        """A hole before newly read intervals that nothing can fill (the circle's ring
+        buffer moved past it) is recorded, so the data says where it is incomplete."""
+        store = self._store
+        assert store is not None
+        for production in (False, True):
+            ivs = sorted((i for i in intervals if i.production == production), key=lambda i: i.end_ts)
+            if not ivs:
+                continue
+            prev = store.last_end_before(node.mac, ivs[0].end_ts, production)
+            if prev is not None and ivs[0].start_ts - prev >= 60 and \
+                    not store.db.execute("SELECT 1 FROM energy WHERE mac=? AND production=? AND end_ts>? AND "
+                                         "end_ts<?", (node.mac, int(production), prev, ivs[0].end_ts)).fetchone():
+                start, end = units.iso(datetime.fromtimestamp(prev, timezone.utc)), \
+                    units.iso(datetime.fromtimestamp(ivs[0].start_ts, timezone.utc))
+                self._note("warning", "gap", f"{self._name(node)}: no {'production' if production else 'energy'} "
+                           f"data from {start} to {end} (lost from the circle's log)", node.mac)
 
     # --- publishing -------------------------------------------------------------------------
 

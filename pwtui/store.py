@@ -154,6 +154,11 @@ class Store:
             (mac, int(production), start_ts, end_ts)).fetchone()
         return float(row[0])
 
+    def last_end_before(self, mac: str, ts: int, production: bool = False) -> int | None:
+        row = self.db.execute("SELECT MAX(end_ts) FROM energy WHERE mac=? AND production=? AND end_ts < ?",
+                              (mac, int(production), ts)).fetchone()
+        return row[0] if row and row[0] is not None else None
+
     def intervals(self, macs: list[str] | None = None, start_ts: int | None = None,
                   end_ts: int | None = None) -> Iterator[Interval]:
         q = "SELECT mac, start_ts, end_ts, wh, production, block FROM energy WHERE 1=1"

@@ -277,3 +277,35 @@ def test_legacy_text_logs(run) -> None:
     stamp, watts, wh = (x.strip() for x in lines[0].split(","))
     assert len(stamp) == 19 and float(wh) > 0
     assert C1 in (legacy / "pwpower.log").read_text()
+
+
+def test_commit_interval_batches_until_stop(run) -> None:
+    r = run("sim://?circles=3&seed=23&latency=0", logging="commit_interval = 3600")
+    r.wait(lambda: len(r.engine._unsaved) >= 8)  # two polls of four circles gathered
+    assert r.store().count("power") == 0  # nothing committed yet: one transaction per hour
+    r.close()
+    assert r.store().count("power") >= 8  # flushed on a clean stop
+
+
+def test_unfillable_gap_is_recorded(run) -> None:
+    r = run("sim://?circles=3&seed=24&latency=0&history=2")
+    r.wait(lambda: any(c.mac == C1 and c.history_total and c.history_done >= c.history_total
+                       for c in r.engine.snapshot().circles), 20)
+    r.close()
+    st = Store(r.config.paths.data / DB_NAME)
+    with st.batch():  # pretend the circle's ring buffer lost six hours we never read
+        ends = [i.end_ts for i in st.intervals([C1]) if not i.production]
+        st.db.execute("DELETE FROM energy WHERE mac=? AND end_ts > ?", (C1, ends[-12]))
+        st.set_circle(C1, last_block=None)
+    st.db.execute("UPDATE circles SET last_block=NULL WHERE mac=?", (C1,))
+    st.close()
+    from pwtui.engine import Engine as Eng
+    from pwtui.store import Interval
+    eng = Eng(r.config)
+    eng._store = Store(r.config.paths.data / DB_NAME)
+    node = type("N", (), {"mac": C1, "cfg": None})()
+    eng._name = lambda n: n.mac  # type: ignore[method-assign]
+    notes: list = []
+    eng.on_event = notes.append
+    eng._note_gaps(node, [Interval(C1, ends[-1] - 3600, ends[-1], 1.0, False)])
+    assert any(isinstance(e, E.EngineLog) and e.kind == "gap" for e in notes)
