@@ -159,38 +159,31 @@ class Store:
                               (mac, int(production), ts)).fetchone()
         return row[0] if row and row[0] is not None else None
 
-    def intervals(self, macs: list[str] | None = None, start_ts: int | None = None,
-                  end_ts: int | None = None) -> Iterator[Interval]:
-        q = "SELECT mac, start_ts, end_ts, wh, production, block FROM energy WHERE 1=1"
-        args: list[Any] = []
+    @staticmethod
+    def _where(macs: list[str] | None, lower: tuple[str, int | None],
+               upper: tuple[str, int | None]) -> tuple[str, list[Any]]:
+        """`WHERE …` for an optional set of circles and optional time bounds."""
+        q, args = " WHERE 1=1", []  # type: tuple[str, list[Any]]
         if macs:
             q += f" AND mac IN ({','.join('?' * len(macs))})"
             args += macs
-        if start_ts is not None:
-            q += " AND end_ts > ?"
-            args.append(start_ts)
-        if end_ts is not None:
-            q += " AND start_ts < ?"
-            args.append(end_ts)
-        q += " ORDER BY mac, end_ts, production"
-        for r in self.db.execute(q, args):
+        for clause, value in (lower, upper):
+            if value is not None:
+                q += f" AND {clause}"
+                args.append(value)
+        return q, args
+
+    def intervals(self, macs: list[str] | None = None, start_ts: int | None = None,
+                  end_ts: int | None = None) -> Iterator[Interval]:
+        where, args = self._where(macs, ("end_ts > ?", start_ts), ("start_ts < ?", end_ts))
+        for r in self.db.execute("SELECT mac, start_ts, end_ts, wh, production, block FROM energy"
+                                 f"{where} ORDER BY mac, end_ts, production", args):
             yield Interval(r[0], r[1], r[2], r[3], bool(r[4]), r[5])
 
     def power_samples(self, macs: list[str] | None = None, start_ts: int | None = None,
                       end_ts: int | None = None) -> Iterator[tuple[str, int, float]]:
-        q = "SELECT mac, ts, watts FROM power WHERE 1=1"
-        args: list[Any] = []
-        if macs:
-            q += f" AND mac IN ({','.join('?' * len(macs))})"
-            args += macs
-        if start_ts is not None:
-            q += " AND ts >= ?"
-            args.append(start_ts)
-        if end_ts is not None:
-            q += " AND ts < ?"
-            args.append(end_ts)
-        q += " ORDER BY mac, ts"
-        yield from self.db.execute(q, args)
+        where, args = self._where(macs, ("ts >= ?", start_ts), ("ts < ?", end_ts))
+        yield from self.db.execute(f"SELECT mac, ts, watts FROM power{where} ORDER BY mac, ts", args)
 
     def events(self, mac: str | None = None, limit: int = 50) -> list[Event]:
         if mac:
