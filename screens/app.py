@@ -10,7 +10,11 @@ import sys
 from typing import Any
 
 from textual import work
-from textual.app import App
+from functools import partial
+from typing import Iterable
+
+from textual.app import App, SystemCommand
+from textual.screen import Screen
 from textual.binding import Binding
 from textual.signal import Signal
 from textual.worker import Worker, WorkerState, get_current_worker
@@ -42,6 +46,18 @@ class PwtuiApp(App[int]):
         self.engine.on_event = self._on_engine_event
         self.results: list[E.CommandResult] = []
         self.sub_title = f"attached to pid {attach_pid}" if attach_pid else config.stick.port
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        """Every action of the current screen is in the palette too, by its description."""
+        yield from super().get_system_commands(screen)
+        seen = set()
+        for binding in getattr(screen, "BINDINGS", []):
+            if not isinstance(binding, Binding) or not binding.description or binding.action in seen:
+                continue
+            seen.add(binding.action)
+            keys = binding.key.replace(",", " / ")
+            yield SystemCommand(binding.description, f"{binding.tooltip or binding.description} (key: {keys})",
+                                partial(self.call_later, screen.run_action, binding.action))
 
     def on_mount(self) -> None:
         self.push_screen(DashboardScreen())

@@ -185,3 +185,23 @@ def test_dashboard_snapshot(snap_compare, tmp_path: Path) -> None:
         await until(pilot, lambda: app.snapshot is not None)
         await pilot.pause(0.2)
     assert snap_compare(app, terminal_size=(100, 24), run_before=ready)
+
+
+def test_every_dashboard_action_is_in_the_palette(tmp_path: Path) -> None:
+    cfg = load_config(make_config(tmp_path, "sim://?circles=1&latency=0"))
+
+    async def go() -> None:
+        from textual.command import CommandList
+        app = PwtuiApp(cfg, engine=FixedEngine(fixed_snapshot()))
+        async with app.run_test(size=(100, 30)) as pilot:
+            await until(pilot, lambda: app.snapshot is not None)
+            titles = [c.title for c in app.get_system_commands(app.screen)]
+            for b in DashboardScreen.BINDINGS:
+                assert b.description in titles
+            await pilot.press("ctrl+p", *"network")
+            await pilot.pause(0.5)
+            cl = app.screen.query_one(CommandList)
+            assert cl.option_count >= 1
+            await pilot.press("enter")
+            await until(pilot, lambda: isinstance(app.screen, NetworkScreen))
+    run(go())
