@@ -111,3 +111,23 @@ def test_vanish_fault_drops_and_returns() -> None:
 def test_unknown_fault_is_refused() -> None:
     with pytest.raises(serial.SerialException, match="unknown fault"):
         open_raw("gremlins=1")
+
+
+def test_bounded_stick_queue_delays_acks() -> None:
+    url = "sim://?circles=2&seed=9&latency=80"
+    virtual.forget(url)
+    virtual.register()
+    ser = serial.serial_for_url(url, timeout=0.05)
+    net = virtual.network_for(url)
+    net.queue_size = 2
+    ser.write(b"".join(encode_frame(M.encode(M.InfoRequest(mac=C1))) for _ in range(4)))
+    order: list[str] = []
+    dec = FrameDecoder()
+    end = time.monotonic() + 3
+    while time.monotonic() < end and len(order) < 8:
+        for f in dec.feed(ser.read(512)):
+            m = M.decode(f.body)
+            order.append("ack" if isinstance(m, M.Ack) else "reply")
+    assert order.count("ack") == 4 and order.count("reply") == 4
+    third_ack = [i for i, k in enumerate(order) if k == "ack"][2]
+    assert "reply" in order[:third_ack], "the stick held more than its queue"

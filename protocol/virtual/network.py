@@ -122,6 +122,8 @@ class VirtualNetwork:
         self._buffer = bytearray()
         self._line_free = 0.0
         self._last_ack = 0.0
+        self.queue_size = 16                # node requests the stick holds at once
+        self._in_flight: list[float] = []   # when each held request's reply leaves
         self._stick_buffer = [0] * schedules.SLOTS
         self.attached = False
         self.vanished = False
@@ -295,6 +297,12 @@ class VirtualNetwork:
     def _handle(self, body: str, crc_ok: bool, arrival: float) -> None:
         self.requests_seen += 1
         ack_at = max(arrival, self._last_ack) + (self._delay(10, 40) if self.latency_ms > 0 else 0.0)
+        # a bounded queue: with `queue_size` node requests in flight the stick acks
+        # the next one only when the earliest of them has been answered
+        self._in_flight = [t for t in self._in_flight if t > ack_at]
+        if len(self._in_flight) >= self.queue_size:
+            self._in_flight.sort()
+            ack_at = max(ack_at, self._in_flight[len(self._in_flight) - self.queue_size])
         self._last_ack = ack_at
         seq = self._next_seq()
         if not crc_ok:
@@ -324,6 +332,8 @@ class VirtualNetwork:
             if r < f.drop + f.late:
                 self._emit(e1_at, self._frame(M.Ack(seq=seq, status=M.TIMEOUT)))
                 reply_at = e1_at + self._delay(50, 400) + 0.01
+        if node_reply:
+            self._in_flight.append(reply_at)
         prefix = b"\x83" if node_reply and self.faults.chatter else b""
         for reply in replies:
             data = self._frame(reply, prefix)
