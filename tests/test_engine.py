@@ -309,3 +309,16 @@ def test_unfillable_gap_is_recorded(run) -> None:
     eng.on_event = notes.append
     eng._note_gaps(node, [Interval(C1, ends[-1] - 3600, ends[-1], 1.0, False)])
     assert any(isinstance(e, E.EngineLog) and e.kind == "gap" for e in notes)
+
+
+def test_link_loss_keeps_running_and_resumes(run) -> None:
+    r = run("sim://?circles=3&seed=25&latency=0")
+    r.wait(lambda: r.engine.snapshot().link.up and any(c.watts is not None for c in r.engine.snapshot().circles))
+    r.net.vanish()
+    r.wait(lambda: any(isinstance(e, E.LinkChanged) and not e.link.up for e in r.events), 10, "link down")
+    assert r.thread.is_alive()
+    time.sleep(1.0)
+    r.net.restore()
+    r.wait(lambda: any(isinstance(e, E.LinkChanged) and e.link.up for e in r.events[-50:]), 15, "link up")
+    n = r.cycles()
+    r.wait(lambda: r.cycles() > n + 2 and r.engine.snapshot().link.up, 15, "cycles resume")
