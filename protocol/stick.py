@@ -14,6 +14,7 @@ import enum
 import heapq
 import itertools
 import logging
+import re
 import threading
 import time
 from concurrent.futures import Future
@@ -480,15 +481,17 @@ class Stick:
 
 
 def _port_error_text(port: str, exc: BaseException) -> str:
+    """One line saying what is wrong with the port and how to fix it."""
     text = str(exc)
     low = text.lower()
-    if "permission denied" in low or "errno 13" in low:
+    errnos = {int(n) for n in re.findall(r"errno (\d+)", low)}
+    if "permission denied" in low or 13 in errnos:
         return (f"{port}: permission denied. Add yourself to the group that owns the device "
                 f"(usually: sudo adduser $USER dialout, then log in again)")
-    if "busy" in low or "errno 16" in low or "resource temporarily unavailable" in low or "errno 11" in low:
+    if "busy" in low or errnos & {11, 16} or "resource temporarily unavailable" in low:
         return f"{port}: the port is busy: another program (another pwtui?) has it open"
-    if "no such file" in low or "errno 2" in low or "could not open port" in low and "errno" not in low:
-        return f"{port}: no such port. Is the stick plugged in? (ls /dev/ttyUSB*; or use sim:// to try the simulator)"
-    if "connection refused" in low or "errno 111" in low:
+    if "connection refused" in low or 111 in errnos:
         return f"{port}: connection refused: is ser2net (or pwtui simulate --tcp) running there?"
+    if "no such file" in low or 2 in errnos:
+        return f"{port}: no such port. Is the stick plugged in? (ls /dev/ttyUSB*; or use sim:// to try the simulator)"
     return f"{port}: cannot open: {text}"

@@ -18,11 +18,12 @@ if TYPE_CHECKING:
     from .app import PwtuiApp
 
 BARS = " ▁▂▃▄▅▆▇█"
-COLUMNS = (("name", "Circle", 16), ("location", "Location", 12), ("online", "Link", 7), ("relay", "Relay", 8),
-           ("schedule", "Schedule", 14), ("watts", "Watts", 9), ("today", "Today kWh", 9), ("trend", "Trend", 12))
+# widths fit 80 columns with the table's cell padding (usable over SSH at 80×24)
+COLUMNS = (("name", "Circle", 13), ("location", "Where", 7), ("online", "Link", 7), ("relay", "Relay", 5),
+           ("schedule", "Schedule", 10), ("watts", "Watts", 8), ("today", "kWh", 7), ("trend", "Trend", 5))
 
 
-def sparkline(values: tuple[float, ...], width: int = 12) -> str:
+def sparkline(values: tuple[float, ...], width: int = 5) -> str:
     vals = [abs(v) for v in values[-width:]]
     if not vals:
         return ""
@@ -34,22 +35,22 @@ def fmt_watts(w: float | None, online: bool) -> Text:
     if w is None or not online:
         return Text("—", justify="right", style="dim")
     style = "bold green" if w < 0 else ""
-    return Text(f"{w:8.1f}", justify="right", style=style)
+    return Text(f"{w:7.1f}" if abs(w) < 100_000 else f"{w / 1000:6.0f}k", justify="right", style=style)
 
 
 def row_cells(c: E.CircleStatus, pending: str | None) -> dict[str, Text | str]:
     name = c.name or c.mac[-6:]
-    relay = pending or ("on" if c.relay else "off" if c.relay is not None else "?")
+    relay = (pending or ("on" if c.relay else "off" if c.relay is not None else "?"))[:5]
     relay_style = "yellow" if pending else "green" if c.relay else "red" if c.relay is not None else "dim"
     sched = "—"
     if c.schedule:
-        sched = f"{c.schedule[:10]} {'on' if c.schedule_state else 'off'}"
+        sched = f"{c.schedule[:6]} {'on' if c.schedule_state else 'off'}"
         if c.schedule_sync == "pending":
             sched += " …"
         elif c.schedule_sync == "failed":
             sched += " !"
     today = c.today_wh / 1000.0
-    today_text = f"{today:7.2f}" if not c.production else f"{(c.today_wh_production / 1000.0):7.2f}↑"
+    today_text = f"{today:6.2f}" if not c.production else f"{(c.today_wh_production / 1000.0):5.2f}↑"
     return {
         "name": Text(name + (" ⚑" if c.always_on else ""), style="" if c.configured else "italic"),
         "location": c.location,

@@ -184,7 +184,7 @@ def test_dashboard_snapshot(snap_compare, tmp_path: Path) -> None:
     async def ready(pilot) -> None:
         await until(pilot, lambda: app.snapshot is not None)
         await pilot.pause(0.2)
-    assert snap_compare(app, terminal_size=(100, 24), run_before=ready)
+    assert snap_compare(app, terminal_size=(80, 24), run_before=ready)
 
 
 def test_every_dashboard_action_is_in_the_palette(tmp_path: Path) -> None:

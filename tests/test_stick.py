@@ -209,3 +209,16 @@ def test_something_that_is_not_a_stick(tmp_path) -> None:
     # a loop:// port echoes what we write: something answers, but not a stick
     with pytest.raises(NotAStick):
         Stick("loop://", timeout=0.3, retries=0).open(init_timeout=0.3)
+
+
+@pytest.mark.parametrize("text,needle", [
+    ("[Errno 13] could not open port /dev/ttyUSB0: [Errno 13] Permission denied: '/dev/ttyUSB0'", "dialout"),
+    ("[Errno 16] could not open port /dev/ttyUSB0: [Errno 16] Device or resource busy", "busy"),
+    ("could not exclusively lock port /dev/ttyUSB0: [Errno 11] Resource temporarily unavailable", "busy"),
+    ("[Errno 2] could not open port /dev/ttyUSB9: [Errno 2] No such file or directory", "plugged in"),
+    ("Could not open port socket://pi:3333: [Errno 111] Connection refused", "ser2net"),
+])
+def test_port_error_messages_say_how_to_fix(text: str, needle: str) -> None:
+    from protocol.stick import _port_error_text
+    msg = _port_error_text("/dev/ttyUSB0", Exception(text))
+    assert needle in msg and "\n" not in msg
