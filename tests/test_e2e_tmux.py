@@ -94,3 +94,13 @@ def test_attach_to_a_running_logger(tmp_path: Path, tmux) -> None:
     finally:
         logger.send_signal(signal.SIGTERM)
         logger.wait(10)
+
+
+def test_lost_terminal_stops_cleanly_and_frees_the_stick(tmp_path: Path, tmux) -> None:
+    from pwtui.lock import holder
+    cfg = config(tmp_path, "sim://?circles=3&latency=0")
+    tmux("new-session", "-d", "-s", "hup", "-x", "100", "-y", "30", f"{sys.executable} -m pwtui --config {cfg}")
+    wait_for(lambda: "washer" in tmux("capture-pane", "-p", "-t", "hup"))
+    assert holder(tmp_path / "data") is not None
+    tmux("kill-server")  # the ssh link drops: the console gets SIGHUP
+    wait_for(lambda: holder(tmp_path / "data") is None, 10)

@@ -181,3 +181,25 @@ def test_editor_snapshot(snap_compare, csv: Path, monkeypatch) -> None:
         monkeypatch.delenv(var, raising=False)
     assert snap_compare(Host(csv), terminal_size=(110, 20), press=["right", "right", "down"])
 
+
+
+def test_rename_and_duplicate(csv: Path) -> None:
+    first = next(iter(read_schedules(csv)))
+
+    async def go() -> None:
+        app = Host(csv)
+        async with app.run_test(size=(110, 30)) as pilot:
+            await pilot.press("ctrl+d")
+            inp = app.screen.query_one("#answer")
+            inp.value = "copy one"
+            await pilot.press("enter")
+            await pilot.pause()
+            assert app.screen.current == "copy one"
+            assert read_schedules(csv)["copy one"].week == read_schedules(csv)[first].week
+            await pilot.press("f2")
+            app.screen.query_one("#answer").value = "renamed"
+            await pilot.press("enter")
+            await pilot.pause()
+            names = list(read_schedules(csv))
+            assert "renamed" in names and "copy one" not in names
+    run(go())
