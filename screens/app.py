@@ -5,6 +5,8 @@ arrive as messages, one per poll cycle for the state."""
 from __future__ import annotations
 
 import argparse
+import asyncio
+import os
 import signal
 import sys
 from typing import Any
@@ -62,6 +64,20 @@ class PwtuiApp(App[int]):
     def on_mount(self) -> None:
         self.push_screen(DashboardScreen())
         self.run_engine()
+        # a lost terminal (ssh hang-up, tmux killed) ends the app cleanly, releasing the stick
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGHUP, signal.SIGTERM):
+            try:
+                loop.add_signal_handler(sig, self.exit)
+            except (NotImplementedError, RuntimeError, ValueError):
+                pass
+        self._owner_pid = os.getppid()
+        self.set_interval(1.0, self._check_terminal)
+
+    def _check_terminal(self) -> None:
+        """The process that owned our terminal is gone (we were re-parented): quit."""
+        if os.getppid() != self._owner_pid:
+            self.exit()
 
     @work(thread=True, group="engine", exclusive=True, exit_on_error=False)
     def run_engine(self) -> None:
@@ -153,8 +169,6 @@ def main(args: argparse.Namespace) -> int:
             lock.release()
         return 2
     app = PwtuiApp(cfg, attach_pid=pid)
-    # a lost terminal (ssh hang-up) ends the app cleanly, releasing the stick
-    signal.signal(signal.SIGHUP, lambda *_: app.call_later(app.exit))
     try:
         app.run()
     finally:
