@@ -66,11 +66,10 @@ class PwtuiApp(App[int]):
         self.run_engine()
         # a lost terminal (ssh hang-up, tmux killed) ends the app cleanly, releasing the stick
         loop = asyncio.get_running_loop()
-        for sig in (signal.SIGHUP, signal.SIGTERM):
-            try:
-                loop.add_signal_handler(sig, self.exit)
-            except (NotImplementedError, RuntimeError, ValueError):
-                pass
+        try:
+            loop.add_signal_handler(signal.SIGHUP, self.exit)
+        except (NotImplementedError, RuntimeError, ValueError):
+            pass
         self._owner_pid = os.getppid()
         self.set_interval(1.0, self._check_terminal)
 

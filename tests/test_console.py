@@ -80,7 +80,7 @@ def test_dashboard_rows_switching_and_control_file(tmp_path: Path) -> None:
             dash = app.screen
             assert isinstance(dash, DashboardScreen)
             table = dash.table
-            assert table.row_count == 4
+            await until(pilot, lambda: table.row_count == 4)
             assert str(table.get_cell(C1, "name")).startswith("fridge")
             # cursor stays put across cycles
             await pilot.press("down", "down")
