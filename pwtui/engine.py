@@ -250,7 +250,7 @@ class Engine:
         new: dict[str, ControlRow] = {}
         known = {c.mac for c in self.config.circles} | set(self._nodes)
         for r in rows:
-            if known and r.mac not in known:
+            if self._nodes and r.mac not in known:  # before discovery every row may still match a node
                 self._note("warning", "config", f"{paths.control}: unknown circle {r.mac}; row skipped", r.mac)
                 continue
             if r.schedule and r.schedule not in self._schedules:

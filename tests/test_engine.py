@@ -322,3 +322,15 @@ def test_link_loss_keeps_running_and_resumes(run) -> None:
     r.wait(lambda: any(isinstance(e, E.LinkChanged) and e.link.up for e in r.events[-50:]), 15, "link up")
     n = r.cycles()
     r.wait(lambda: r.cycles() > n + 2 and r.engine.snapshot().link.up, 15, "cycles resume")
+
+
+def test_unknown_mac_and_schedule_rows_are_skipped_with_a_warning(run) -> None:
+    r = run("sim://?circles=3&seed=26&latency=0")
+    r.wait(lambda: any(c.watts is not None for c in r.engine.snapshot().circles))
+    path = r.config.paths.control
+    path.write_text(path.read_text() + "000D6F00010000EE,ghost,yes,yes,on,off,\n"
+                    f"{C2},tv,yes,yes,on,on,no such schedule\n".replace(f"{C2},tv", "000D6F0001000000,cp"))
+    r.wait(lambda: any(isinstance(e, E.EngineLog) and "unknown circle 000D6F00010000EE" in e.message
+                       for e in r.events), 5)
+    r.wait(lambda: any(isinstance(e, E.EngineLog) and "unknown schedule 'no such schedule'" in e.message
+                       for e in r.events), 5)
