@@ -404,6 +404,8 @@ class Engine:
                     n.relay = n.info.relay
                 except (PlugwiseError, TimeoutError):
                     pass
+            with self._lock:
+                self._today(datetime.now(timezone.utc))
             self._publish()
 
     def _came_online(self, node: _Node, first: bool = False) -> None:
