@@ -1,9 +1,9 @@
-# Everything installs into .venv; the only prerequisites are python3 (3.10+), make and git.
+# Everything installs into .venv; the only prerequisites are python3 (3.11+), make and git.
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell python3 -c "import hashlib,sys;print(hashlib.sha1(open('pyproject.toml','rb').read()).hexdigest()[:10])")
 
-.PHONY: run test bench demo clean
+.PHONY: run test lint typecheck bench mutate demo clean
 
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
@@ -15,11 +15,22 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	$(VENV)/bin/pwtui
 
-test: $(STAMP)
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+typecheck: $(STAMP)
+	$(VENV)/bin/mypy
+
+test: $(STAMP) lint
 	$(PY) -m pytest -q
 
 bench: $(STAMP)
 	$(PY) benchmarks/run_all.py
+
+mutate: $(STAMP)
+	$(PY) -m pip install --quiet -e '.[mutate]'
+	$(PY) tools/mutate.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache

@@ -26,8 +26,10 @@ from pwtui.config import load_config  # noqa: E402
 def config(tmp: Path, url: str) -> Path:
     """A configured house of 64 circles, as a user's pwtui.toml lists them."""
     cfg = tmp / "pwtui.toml"
-    circles = "".join(f'[[circle]]\nmac = "{m}"\nname = "plug {i:02d}"\n'
-                      for i, m in enumerate([virtual.CIRCLE_PLUS_MAC, *(virtual.circle_mac(k) for k in range(1, 64))]))
+    circles = "".join(
+        f'[[circle]]\nmac = "{m}"\nname = "plug {i:02d}"\n'
+        for i, m in enumerate([virtual.CIRCLE_PLUS_MAC, *(virtual.circle_mac(k) for k in range(1, 64))])
+    )
     cfg.write_text(f'[stick]\nport = "{url}"\n[logging]\npower_interval = 2\n{circles}')
     return cfg
 
@@ -35,14 +37,19 @@ def config(tmp: Path, url: str) -> Path:
 async def first_row(cfg: Path) -> float:
     from screens.app import PwtuiApp
     from screens.dashboard import DashboardScreen
+
     t0 = time.perf_counter()
     app = PwtuiApp(load_config(cfg))
     async with app.run_test(size=(120, 40)) as pilot:
         while True:
             scr = app.screen
             snap = app.snapshot
-            if isinstance(scr, DashboardScreen) and scr.table.row_count > 0 and snap is not None \
-                    and any(c.watts is not None and c.online for c in snap.circles):
+            if (
+                isinstance(scr, DashboardScreen)
+                and scr.table.row_count > 0
+                and snap is not None
+                and any(c.watts is not None and c.online for c in snap.circles)
+            ):
                 return time.perf_counter() - t0
             if time.perf_counter() - t0 > 60:
                 return float("nan")
@@ -55,8 +62,22 @@ def bytes_per_refresh(tmp: Path, cfg: Path) -> tuple[float, int] | None:
     env = dict(os.environ, TMUX_TMPDIR=str(tmp), TERM="xterm-256color")
     tm = ["tmux", "-L", "pwtui-bench"]
     out = tmp / "out.bin"
-    subprocess.run([*tm, "new-session", "-d", "-s", "b", "-x", "120", "-y", "40",
-                    f"{sys.executable} -m pwtui --config {cfg}"], env=env, check=True)
+    subprocess.run(
+        [
+            *tm,
+            "new-session",
+            "-d",
+            "-s",
+            "b",
+            "-x",
+            "120",
+            "-y",
+            "40",
+            f"{sys.executable} -m pwtui --config {cfg}",
+        ],
+        env=env,
+        check=True,
+    )
     time.sleep(8)  # start-up and the first frame
     subprocess.run([*tm, "pipe-pane", "-o", "-t", "b", f"cat > {out}"], env=env, check=True)
     time.sleep(20)  # ten cycles of 2 s
@@ -81,7 +102,9 @@ def main() -> int:
             print("terminal output per refresh: tmux not installed, not measured")
         else:
             per, total = res
-            print(f"terminal output per refresh:  {per / 1024:7.1f} KB   ({total} bytes over 10 cycles, 256 colours)")
+            print(
+                f"terminal output per refresh:  {per / 1024:7.1f} KB   ({total} bytes over 10 cycles, 256 colours)"
+            )
     return 0
 
 

@@ -22,23 +22,31 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from protocol import virtual  # noqa: E402
+from pwtui import events as E  # noqa: E402
 from pwtui.config import load_config  # noqa: E402
 from pwtui.engine import Engine  # noqa: E402
-from pwtui import events as E  # noqa: E402
 
 RUN_SECONDS = 75
 INTERVAL = 10
 
 
 def steady_state(tmp: Path) -> None:
-    sim = subprocess.Popen([sys.executable, "-m", "pwtui", "simulate", "--tcp", "127.0.0.1:0", "--circles", "63"],
-                           stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, cwd=ROOT)
+    sim = subprocess.Popen(
+        [sys.executable, "-m", "pwtui", "simulate", "--tcp", "127.0.0.1:0", "--circles", "63"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        cwd=ROOT,
+    )
     url = sim.stdout.readline().strip()
     cfg = tmp / "pwtui.toml"
     cfg.write_text(f'[stick]\nport = "{url}"\n[logging]\npower_interval = {INTERVAL}\n')
     t0 = time.monotonic()
-    logger = subprocess.Popen([sys.executable, "-m", "pwtui", "--headless", "--config", str(cfg)],
-                              stderr=subprocess.DEVNULL, cwd=ROOT)
+    logger = subprocess.Popen(
+        [sys.executable, "-m", "pwtui", "--headless", "--config", str(cfg)],
+        stderr=subprocess.DEVNULL,
+        cwd=ROOT,
+    )
     time.sleep(RUN_SECONDS)
     status = json.loads((tmp / "data" / "status.json").read_text())
     logger.send_signal(signal.SIGTERM)
@@ -54,16 +62,20 @@ def steady_state(tmp: Path) -> None:
     online = sum(c["online"] for c in status["circles"])
     print(f"64 circles ({online} online), {cycles} cycles of {INTERVAL} s in {wall:.0f} s")
     print(f"peak RSS                  {rss_mb:7.1f} MB   ({rss_mb / 60:.2f}× the 60 MB target)")
-    print(f"CPU per cycle             {per_cycle:7.3f} s    ({per_cycle / INTERVAL * 100:.1f} % of a core; "
-          f"{per_cycle / INTERVAL / 0.05:.2f}× the 5 % target; includes start-up and discovery)")
+    print(
+        f"CPU per cycle             {per_cycle:7.3f} s    ({per_cycle / INTERVAL * 100:.1f} % of a core; "
+        f"{per_cycle / INTERVAL / 0.05:.2f}× the 5 % target; includes start-up and discovery)"
+    )
 
 
 def catch_up(tmp: Path) -> None:
     url = "sim://?circles=8&seed=3&history=30"
     virtual.forget(url)
     cfg = tmp / "catchup.toml"
-    cfg.write_text(f'[stick]\nport = "{url}"\n[paths]\ndata = "catchup-data"\n[logging]\npower_interval = 10\n'
-                   '[engine]\nhistory_blocks_per_cycle = 100\n')
+    cfg.write_text(
+        f'[stick]\nport = "{url}"\n[paths]\ndata = "catchup-data"\n[logging]\npower_interval = 10\n'
+        "[engine]\nhistory_blocks_per_cycle = 100\n"
+    )
     done = threading.Event()
     t0 = time.monotonic()
     result: dict[str, float] = {}
@@ -83,8 +95,10 @@ def catch_up(tmp: Path) -> None:
     done.wait(600)
     stop.set()
     th.join(10)
-    print(f"catch-up of 30 days × 9 circles (incl. Circle+): {result.get('blocks', 0):.0f} blocks in "
-          f"{result.get('t', float('nan')):.1f} s")
+    print(
+        f"catch-up of 30 days × 9 circles (incl. Circle+): {result.get('blocks', 0):.0f} blocks in "
+        f"{result.get('t', float('nan')):.1f} s"
+    )
 
 
 def main() -> int:

@@ -12,28 +12,30 @@ import asyncio
 import sys
 import tempfile
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from textual.app import App  # noqa: E402
+from textual.app import App
 
-from pwtui.store import DB_NAME, Interval, Store  # noqa: E402
-from screens.log_browser import LogBrowserScreen, period_at  # noqa: E402
+from pwtui.store import DB_NAME, Interval, Store
+from screens.log_browser import LogBrowserScreen, period_at
 
 MACS = [f"000D6F00010000{i:02X}" for i in range(1, 9)]
 
 
 def fill(path: Path, days: int) -> tuple[int, int]:
     st = Store(path)
-    end = int(datetime(2026, 11, 1, tzinfo=timezone.utc).timestamp())
+    end = int(datetime(2026, 11, 1, tzinfo=UTC).timestamp())
     start = end - days * 86400
     samples = 0
     with st.batch():
         for mac_i, mac in enumerate(MACS):
-            st.add_intervals(Interval(mac, t - 3600, t, 20.0 + (t // 3600) % 24 + mac_i, False)
-                             for t in range(start + 3600, end + 1, 3600))
+            st.add_intervals(
+                Interval(mac, t - 3600, t, 20.0 + (t // 3600) % 24 + mac_i, False)
+                for t in range(start + 3600, end + 1, 3600)
+            )
     for day in range(days):
         base = start + day * 86400
         with st.batch():
@@ -79,11 +81,13 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / DB_NAME
         t0 = time.perf_counter()
-        start, end = fill(path, args.days)
-        print(f"filled {args.days} days × {len(MACS)} circles "
-              f"({args.days * 8640 * len(MACS):,} samples) in {time.perf_counter() - t0:.0f} s, "
-              f"{path.stat().st_size / 1e6:.0f} MB")
-        now = datetime.fromtimestamp(end, timezone.utc) - timedelta(days=15)
+        _start, end = fill(path, args.days)
+        print(
+            f"filled {args.days} days × {len(MACS)} circles "
+            f"({args.days * 8640 * len(MACS):,} samples) in {time.perf_counter() - t0:.0f} s, "
+            f"{path.stat().st_size / 1e6:.0f} MB"
+        )
+        now = datetime.fromtimestamp(end, UTC) - timedelta(days=15)
         times = asyncio.run(measure(path, now))
         worst = max(times.values())
         for k, v in times.items():

@@ -14,12 +14,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from protocol import messages as M, virtual  # noqa: E402
-from protocol.circle import Circle, poll_power  # noqa: E402
-from protocol.fields import LogAddress  # noqa: E402
-from protocol.frames import encode_frame  # noqa: E402
-from protocol.stick import Stick  # noqa: E402
-from protocol.virtual.network import BYTES_PER_SECOND  # noqa: E402
+from protocol import messages as M
+from protocol import virtual
+from protocol.circle import Circle, poll_power
+from protocol.fields import LogAddress
+from protocol.frames import encode_frame
+from protocol.stick import Stick
+from protocol.virtual.network import BYTES_PER_SECOND
 
 ACK_MS = 25.0  # mean of the simulator's 10–40 ms stick ack
 
@@ -60,8 +61,10 @@ def main() -> int:
         ratio, speedup = pipelined / limit, serial_t / pipelined
         if count == 64:
             worst_ratio, worst_speedup = ratio, speedup
-        print(f"power poll, {count:2d} circles{'':16} {pipelined:9.3f}s {serial_t:9.3f}s {limit:7.3f}s "
-              f"{ratio:9.2f}x {speedup:8.1f}x")
+        print(
+            f"power poll, {count:2d} circles{'':16} {pipelined:9.3f}s {serial_t:9.3f}s {limit:7.3f}s "
+            f"{ratio:9.2f}x {speedup:8.1f}x"
+        )
     url = "sim://?circles=1&seed=9&history=200"
     virtual.forget(url)
     with Stick(url, timeout=10.0, window=16) as stick:
@@ -70,14 +73,20 @@ def main() -> int:
         t0 = time.perf_counter()
         recs = c.log_range(0, 999)
         pipelined = time.perf_counter() - t0
-        serial_t = one_by_one(stick, [M.LogBlockRequest(mac=c.mac, log_address=LogAddress.of(b)) for b in range(1000)])
+        serial_t = one_by_one(
+            stick, [M.LogBlockRequest(mac=c.mac, log_address=LogAddress.of(b)) for b in range(1000)]
+        )
         block_len = len(encode_frame("0049" + "0000" + "0" * 96))
         limit = limit_seconds(1000, M.LogBlockRequest(mac=c.mac, log_address=LogAddress.of(0)), block_len)
-        print(f"1000 log blocks ({len(recs)} records){'':5} {pipelined:9.3f}s {serial_t:9.3f}s {limit:7.3f}s "
-              f"{pipelined / limit:9.2f}x {serial_t / pipelined:8.1f}x")
+        print(
+            f"1000 log blocks ({len(recs)} records){'':5} {pipelined:9.3f}s {serial_t:9.3f}s {limit:7.3f}s "
+            f"{pipelined / limit:9.2f}x {serial_t / pipelined:8.1f}x"
+        )
     ok = worst_ratio <= 1.5 and worst_speedup >= 4.0
-    print(f"target 64 circles: ≤ 1.5x the limit and ≥ 4x one-at-a-time → "
-          f"{worst_ratio:.2f}x, {worst_speedup:.1f}x: {'met' if ok else 'NOT met'}")
+    print(
+        f"target 64 circles: ≤ 1.5x the limit and ≥ 4x one-at-a-time → "
+        f"{worst_ratio:.2f}x, {worst_speedup:.1f}x: {'met' if ok else 'NOT met'}"
+    )
     return 0
 
 

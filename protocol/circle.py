@@ -8,10 +8,11 @@ at once so that many circles can be asked in one pipelined burst
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
-from typing import Callable, Iterable, Sequence, TypeVar
+from datetime import UTC, datetime, timedelta
+from typing import TypeVar
 
 from . import messages as M
 from . import schedules, units
@@ -31,7 +32,7 @@ def then(fut: Future, fn: Callable[[T], U]) -> Future:
     def done(f: Future) -> None:
         try:
             out.set_result(fn(f.result()))
-        except BaseException as exc:  # noqa: BLE001 - handed to the caller
+        except BaseException as exc:
             out.set_exception(exc)
 
     fut.add_done_callback(done)
@@ -58,9 +59,9 @@ class CircleInfo:
 @dataclass(frozen=True)
 class PowerReading:
     mac: str
-    watts_1s: float | None     # None: a bad reading (> 10 kW)
+    watts_1s: float | None  # None: a bad reading (> 10 kW)
     watts_8s: float
-    wh_hour: float             # consumed so far this hour
+    wh_hour: float  # consumed so far this hour
     wh_hour_production: float  # produced so far this hour, ≥ 0
     time: datetime
 
@@ -81,8 +82,8 @@ class LogRecord:
     slot: int
     end: datetime
     minutes: int
-    wh: float          # ≥ 0 for both kinds
-    watts: float       # average over the interval, ≥ 0
+    wh: float  # ≥ 0 for both kinds
+    watts: float  # average over the interval, ≥ 0
     production: bool
     pulses: int
 
@@ -115,8 +116,18 @@ class Circle:
 
     def info_future(self, priority: Priority | int = Priority.NORMAL) -> Future:
         def conv(r: M.InfoResponse) -> CircleInfo:
-            return CircleInfo(self.mac, units.node_type_name(r.node_type), r.datetime, r.log_address,
-                              r.relay, units.hz_from_code(r.hz), r.hw_version, r.model, r.fw_version)
+            return CircleInfo(
+                self.mac,
+                units.node_type_name(r.node_type),
+                r.datetime,
+                r.log_address,
+                r.relay,
+                units.hz_from_code(r.hz),
+                r.hw_version,
+                r.model,
+                r.fw_version,
+            )
+
         return then(self._ask(M.InfoRequest(mac=self.mac), priority), conv)
 
     def info(self, priority: Priority | int = Priority.USER) -> CircleInfo:
@@ -131,6 +142,7 @@ class Circle:
         def conv(r: M.CalibrationResponse) -> Calibration:
             self._calibration = r.calibration
             return r.calibration
+
         return then(self._ask(M.CalibrationRequest(mac=self.mac), priority), conv)
 
     def calibration(self, priority: Priority | int = Priority.USER) -> Calibration:
@@ -149,8 +161,9 @@ class Circle:
                 watts_8s=cal.watts(r.pulses_8s, 8),
                 wh_hour=max(0.0, cal.wh(r.pulses_hour, 3600)),
                 wh_hour_production=max(0.0, -cal.wh(r.pulses_hour_production, 3600)),
-                time=datetime.now(timezone.utc),
+                time=datetime.now(UTC),
             )
+
         return then(self._ask(M.PowerRequest(mac=self.mac), priority), conv)
 
     def power(self, priority: Priority | int = Priority.USER) -> PowerReading:
@@ -162,6 +175,7 @@ class Circle:
     def switch_future(self, on: bool, priority: Priority | int = Priority.USER) -> Future:
         def conv(ack: M.Ack) -> bool:
             return ack.status == 0x00D8
+
         return then(self._ask(M.SwitchRequest(mac=self.mac, relay=on), priority), conv)
 
     def switch(self, on: bool, priority: Priority | int = Priority.USER) -> bool:
@@ -173,7 +187,7 @@ class Circle:
 
     def clock_future(self, priority: Priority | int = Priority.NORMAL) -> Future:
         def conv(r: M.ClockResponse) -> ClockReading:
-            host = datetime.now(timezone.utc)
+            host = datetime.now(UTC)
             # 003F has no date: take the host's date nearest to the circle's time of day
             candidates = []
             for day_shift in (-1, 0, 1):
@@ -181,6 +195,7 @@ class Circle:
                 candidates.append(base + timedelta(days=day_shift))
             ct = min(candidates, key=lambda c: abs((c - host).total_seconds()))
             return ClockReading(self.mac, ct, host, (ct - host).total_seconds(), r.schedule_crc)
+
         return then(self._ask(M.ClockGetRequest(mac=self.mac), priority), conv)
 
     def clock(self, priority: Priority | int = Priority.USER) -> ClockReading:
@@ -188,13 +203,17 @@ class Circle:
 
     def set_clock(self, when: datetime | None = None, priority: Priority | int = Priority.NORMAL) -> None:
         """Set the circle's clock to UTC; the log address is always FFFFFFFF (A §8)."""
-        when = units.to_utc(when) if when else datetime.now(timezone.utc)
+        when = units.to_utc(when) if when else datetime.now(UTC)
         self._wait(self._ask(M.ClockSetRequest.at(self.mac, when), priority))
 
-    def set_log_interval(self, consumption: int, production: int = 0,
-                         priority: Priority | int = Priority.NORMAL) -> None:
-        self._wait(self._ask(M.LogIntervalRequest(mac=self.mac, consumption=consumption,
-                                                  production=production), priority))
+    def set_log_interval(
+        self, consumption: int, production: int = 0, priority: Priority | int = Priority.NORMAL
+    ) -> None:
+        self._wait(
+            self._ask(
+                M.LogIntervalRequest(mac=self.mac, consumption=consumption, production=production), priority
+            )
+        )
         self.log_interval = consumption or production
 
     def ping(self, priority: Priority | int = Priority.NORMAL) -> PingResult:
@@ -218,8 +237,13 @@ class Circle:
     def log_block(self, block: int, priority: Priority | int = Priority.USER) -> list[LogRecord]:
         return self.log_range(block, block, priority)
 
-    def log_range(self, first: int, last: int, priority: Priority | int = Priority.BACKGROUND,
-                  progress: Callable[[int, int], None] | None = None) -> list[LogRecord]:
+    def log_range(
+        self,
+        first: int,
+        last: int,
+        priority: Priority | int = Priority.BACKGROUND,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> list[LogRecord]:
         """Read blocks first…last (wrapping after 6015), pipelined; records oldest first."""
         cal = self.calibration(priority)
         blocks = units.blocks_between(first, last)
@@ -233,7 +257,9 @@ class Circle:
                 progress(i + 1, len(futures))
         return self.records(cal, [(b, r.entries) for b, _, r in raw])
 
-    def records(self, cal: Calibration, blocks: Sequence[tuple[int, Sequence[M.LogEntry]]]) -> list[LogRecord]:
+    def records(
+        self, cal: Calibration, blocks: Sequence[tuple[int, Sequence[M.LogEntry]]]
+    ) -> list[LogRecord]:
         """Turn raw entries into records (PROTOCOL.md B §6): production entries share
         their consumption entry's timestamp; interval length from timestamp steps."""
         flat: list[tuple[int, int, M.LogEntry]] = []
@@ -245,8 +271,9 @@ class Circle:
         prev_when: dict[bool, datetime] = {}
         for i, (b, s, e) in enumerate(flat):
             assert e.when is not None
-            production = e.pulses < 0 or (i > 0 and flat[i - 1][2].when == e.when and
-                                         not (flat[i - 1][2].pulses < 0))
+            production = e.pulses < 0 or (
+                i > 0 and flat[i - 1][2].when == e.when and not (flat[i - 1][2].pulses < 0)
+            )
             last = prev_when.get(production)
             minutes = self.log_interval
             if last is not None and e.when > last:
@@ -257,13 +284,16 @@ class Circle:
             seconds = minutes * 60
             wh = cal.wh(e.pulses, seconds)
             wh = max(0.0, -wh) if production else max(0.0, wh)
-            out.append(LogRecord(self.mac, b, s, e.when, minutes, wh, wh * 3600.0 / seconds, production, e.pulses))
+            out.append(
+                LogRecord(self.mac, b, s, e.when, minutes, wh, wh * 3600.0 / seconds, production, e.pulses)
+            )
         return out
 
     # --- schedules --------------------------------------------------------------------------
 
-    def upload_schedule(self, values: Sequence[int], force: bool = False,
-                        priority: Priority | int = Priority.NORMAL) -> bool:
+    def upload_schedule(
+        self, values: Sequence[int], force: bool = False, priority: Priority | int = Priority.NORMAL
+    ) -> bool:
         """Load 672 circle-ready values (UTC, pulses) into the circle; False if it already had them."""
         want = schedules.schedule_crc(values)
         if not force and self.clock(priority).schedule_crc == want:
@@ -277,7 +307,9 @@ class Circle:
                 self._wait(f)
         got = self.clock(priority).schedule_crc
         if got != want:
-            raise ProtocolViolation(f"circle {self.mac} reports schedule CRC {got} after upload, expected {want}")
+            raise ProtocolViolation(
+                f"circle {self.mac} reports schedule CRC {got} after upload, expected {want}"
+            )
         return True
 
     def schedule_enable(self, on: bool, priority: Priority | int = Priority.USER) -> bool:
@@ -320,12 +352,13 @@ class CirclePlus(Circle):
         return r.datetime
 
     def set_rtc(self, when: datetime | None = None, priority: Priority | int = Priority.NORMAL) -> None:
-        when = units.to_utc(when) if when else datetime.now(timezone.utc)
+        when = units.to_utc(when) if when else datetime.now(UTC)
         self._wait(self._ask(M.RtcSetRequest.at(self.mac, when), priority))
 
 
-def poll_power(circles: Iterable[Circle], priority: Priority | int = Priority.NORMAL
-               ) -> dict[str, PowerReading | Exception]:
+def poll_power(
+    circles: Iterable[Circle], priority: Priority | int = Priority.NORMAL
+) -> dict[str, PowerReading | Exception]:
     """Power of many circles in one pipelined burst; failures come back as exceptions."""
     circles = list(circles)
     out: dict[str, PowerReading | Exception] = {}
@@ -350,4 +383,3 @@ def wait_all(futures: Iterable[Future], timeout: float = 60.0) -> None:
     deadline = time.monotonic() + timeout
     for f in futures:
         f.result(max(0.0, deadline - time.monotonic()))
-

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 OUT = ">"
 IN = "<"
@@ -25,8 +25,8 @@ class LogLine:
 
 
 def format_line(direction: str, body_with_crc: str, when: datetime | None = None) -> str:
-    when = when or datetime.now(timezone.utc)
-    stamp = when.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+    when = when or datetime.now(UTC)
+    stamp = when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
     return f"{stamp} {direction} {body_with_crc}"
 
 

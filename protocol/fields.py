@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import struct
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from . import units
@@ -178,7 +178,7 @@ class UnixDate(Codec):
     width: int = 8
 
     def decode(self, text: str) -> datetime:
-        return datetime.fromtimestamp(_hex_int(text), tz=timezone.utc)
+        return datetime.fromtimestamp(_hex_int(text), tz=UTC)
 
     def encode(self, value: datetime) -> str:
         return f"{int(value.timestamp()):08X}"
@@ -194,7 +194,7 @@ class LogAddress:
     raw: int
 
     @classmethod
-    def of(cls, block: int, slot: int = 0) -> "LogAddress":
+    def of(cls, block: int, slot: int = 0) -> LogAddress:
         return cls(units.block_to_address(block, slot))
 
     @property
@@ -271,7 +271,9 @@ class LogEntry:
 
     @property
     def written(self) -> bool:
-        return self.raw_datetime != units.UNWRITTEN if self.raw_datetime is not None else self.when is not None
+        return (
+            self.raw_datetime != units.UNWRITTEN if self.raw_datetime is not None else self.when is not None
+        )
 
     @property
     def valid(self) -> bool:
@@ -322,7 +324,7 @@ class Repeat(Codec):
 
     def decode(self, text: str) -> tuple[Any, ...]:
         w = self.item.width
-        return tuple(self.item.decode(text[i * w:(i + 1) * w]) for i in range(self.count))
+        return tuple(self.item.decode(text[i * w : (i + 1) * w]) for i in range(self.count))
 
     def encode(self, value: Any) -> str:
         values = tuple(value)

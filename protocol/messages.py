@@ -12,14 +12,31 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any, ClassVar, TypeVar
 
 from . import units
 from .fields import (
-    Bool, Codec, Dec, FieldError, Float32, Hex, HzCode, Int, LogAddr, LogAddress,
-    LogEntry, LogEntryCodec, Mac, NodeType, Repeat, SInt, Status, UnixDate,
-    Y2KDateTime, KEEP_LOG_ADDRESS,
+    KEEP_LOG_ADDRESS,
+    Bool,
+    Codec,
+    Dec,
+    FieldError,
+    Float32,
+    Hex,
+    HzCode,
+    Int,
+    LogAddr,
+    LogAddress,
+    LogEntry,
+    LogEntryCodec,
+    Mac,
+    NodeType,
+    Repeat,
+    SInt,
+    Status,
+    UnixDate,
+    Y2KDateTime,
 )
 
 
@@ -117,6 +134,7 @@ class AckV2(Response):
 
 
 # --- stick and network set-up (B §3.1) --------------------------------------------
+
 
 @message
 @dataclass(frozen=True, kw_only=True)
@@ -253,6 +271,7 @@ class JoinedResponse(Response):
 
 # --- node queries and commands (B §3.2) ----------------------------------------
 
+
 @message
 @dataclass(frozen=True, kw_only=True)
 class PingRequest(Request):
@@ -314,10 +333,16 @@ class ClockSetRequest(Request):
         return f"{self.log_address.raw:08X}"
 
     @classmethod
-    def at(cls, mac: str, when: datetime) -> "ClockSetRequest":
+    def at(cls, mac: str, when: datetime) -> ClockSetRequest:
         when = units.to_utc(when)
-        return cls(mac=mac, datetime=when, hour=when.hour, minute=when.minute,
-                   second=when.second, day_of_week=units.weekday(when))
+        return cls(
+            mac=mac,
+            datetime=when,
+            hour=when.hour,
+            minute=when.minute,
+            second=when.second,
+            day_of_week=units.weekday(when),
+        )
 
 
 @message
@@ -447,17 +472,23 @@ class _RtcFields(Message):
     @property
     def datetime(self) -> datetime | None:
         try:
-            return datetime(self.year, self.month, self.day, self.hour, self.minute,
-                            self.second, tzinfo=timezone.utc)
+            return datetime(self.year, self.month, self.day, self.hour, self.minute, self.second, tzinfo=UTC)
         except ValueError:
             return None
 
     @classmethod
     def at(cls, mac: str, when: datetime) -> Any:
         when = units.to_utc(when)
-        return cls(mac=mac, second=when.second, minute=when.minute, hour=when.hour,
-                   day_of_week=units.weekday(when), day=when.day, month=when.month,
-                   year=when.year)
+        return cls(
+            mac=mac,
+            second=when.second,
+            minute=when.minute,
+            hour=when.hour,
+            day_of_week=units.weekday(when),
+            day=when.day,
+            month=when.month,
+            year=when.year,
+        )
 
 
 @message
@@ -591,6 +622,7 @@ class RelayInitResponse(Response):
 
 # --- schedules (B §3.3) -------------------------------------------------------
 
+
 @message
 @dataclass(frozen=True, kw_only=True)
 class ScheduleBufferRequest(Request):
@@ -641,6 +673,7 @@ class ScheduleValueRequest(Request):
 
 # --- sleeping end devices (B §3.4): decoded so logs read well ------------------
 
+
 @message
 @dataclass(frozen=True, kw_only=True)
 class AwakeResponse(Response):
@@ -681,6 +714,7 @@ class SenseReportResponse(Response):
 
 # --- the generic codec ------------------------------------------------------------
 
+
 def wire_fields(cls: type[Message]) -> list[dataclasses.Field[Any]]:
     return [fl for fl in dataclasses.fields(cls) if "codec" in fl.metadata]
 
@@ -716,12 +750,14 @@ def _decode_fields(cls: type[Message], text: str) -> dict[str, Any]:
                 break
             raise DecodeError(f"{cls.ID} {cls.NAME}: body too short for field {fl.name}")
         try:
-            values[fl.name] = codec.decode(text[pos:pos + codec.width])
+            values[fl.name] = codec.decode(text[pos : pos + codec.width])
         except FieldError as exc:
             raise DecodeError(f"{cls.ID} {cls.NAME}: field {fl.name}: {exc}") from None
         pos += codec.width
     if pos != len(text):
-        raise DecodeError(f"{cls.ID} {cls.NAME}: {len(text) - pos} unexpected characters after the last field")
+        raise DecodeError(
+            f"{cls.ID} {cls.NAME}: {len(text) - pos} unexpected characters after the last field"
+        )
     return values
 
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import binascii
 import struct
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Iterable, Sequence
 
 from .messages import ScheduleBufferRequest, ScheduleCommitRequest
 from .units import Calibration
@@ -50,11 +50,11 @@ class WeekSchedule:
                 raise ValueError(f"slot {i}: threshold {v} W is too large")
 
     @classmethod
-    def constant(cls, value: int) -> "WeekSchedule":
+    def constant(cls, value: int) -> WeekSchedule:
         return cls((value,) * SLOTS)
 
     @classmethod
-    def from_days(cls, days: Iterable[Sequence[int]]) -> "WeekSchedule":
+    def from_days(cls, days: Iterable[Sequence[int]]) -> WeekSchedule:
         days = list(days)
         if len(days) != DAYS:
             raise ValueError(f"a week has {DAYS} days, got {len(days)}")
@@ -66,7 +66,7 @@ class WeekSchedule:
         return cls(tuple(slots))
 
     def day(self, index: int) -> tuple[int, ...]:
-        return self.slots[index * SLOTS_PER_DAY:(index + 1) * SLOTS_PER_DAY]
+        return self.slots[index * SLOTS_PER_DAY : (index + 1) * SLOTS_PER_DAY]
 
     def days(self) -> list[tuple[int, ...]]:
         return [self.day(d) for d in range(DAYS)]
@@ -74,7 +74,7 @@ class WeekSchedule:
     def at(self, day: int, quarter: int) -> int:
         return self.slots[day * SLOTS_PER_DAY + quarter]
 
-    def replace(self, changes: dict[int, int]) -> "WeekSchedule":
+    def replace(self, changes: dict[int, int]) -> WeekSchedule:
         slots = list(self.slots)
         for i, v in changes.items():
             slots[i] = v
@@ -98,7 +98,7 @@ def buffer_requests(values: Sequence[int]) -> list[ScheduleBufferRequest]:
     if len(values) != SLOTS:
         raise ValueError(f"a schedule has {SLOTS} slots, got {len(values)}")
     return [
-        ScheduleBufferRequest(offset=16 * i, values=tuple(values[i * CHUNK:(i + 1) * CHUNK]))
+        ScheduleBufferRequest(offset=16 * i, values=tuple(values[i * CHUNK : (i + 1) * CHUNK]))
         for i in range(CHUNKS)
     ]
 

@@ -17,10 +17,10 @@ import logging
 import re
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import serial
 
@@ -36,7 +36,9 @@ log = logging.getLogger("pwtui.stick")
 EXPECT: dict[type[M.Request], tuple[frozenset[str], frozenset[int], frozenset[int]]] = {}
 
 
-def _expect(req: type[M.Request], ids: tuple[str, ...] = (), ok: tuple[int, ...] = (), nack: tuple[int, ...] = ()) -> None:
+def _expect(
+    req: type[M.Request], ids: tuple[str, ...] = (), ok: tuple[int, ...] = (), nack: tuple[int, ...] = ()
+) -> None:
     EXPECT[req] = (frozenset(ids), frozenset(ok), frozenset(nack))
 
 
@@ -69,9 +71,9 @@ RESERVED_SEQ = (0xFFFD, 0xFFFE, 0xFFFF)
 
 
 class Priority(enum.IntEnum):
-    USER = 0         # a key press: goes ahead of everything queued
+    USER = 0  # a key press: goes ahead of everything queued
     NORMAL = 1
-    BACKGROUND = 2   # history catch-up and other bulk reads
+    BACKGROUND = 2  # history catch-up and other bulk reads
 
 
 @dataclass(frozen=True)
@@ -87,7 +89,7 @@ class LinkStats:
     frames_out: int = 0
     timeouts: int = 0
     retries: int = 0
-    dropped: int = 0          # duplicates and replies nobody waits for
+    dropped: int = 0  # duplicates and replies nobody waits for
     last_frame: float | None = None  # time.time() of the last frame received
 
     def errors(self, decoder_bad: int) -> int:
@@ -107,11 +109,19 @@ class _Request:
 
 
 class Stick:
-    def __init__(self, port: str, *, timeout: float = 10.0, window: int = 8, retries: int = 2,
-                 comm_log: str | Path | None = None,
-                 on_unsolicited: Callable[[M.Message], None] | None = None,
-                 on_link: Callable[[bool], None] | None = None,
-                 ack_timeout: float = 1.5, reconnect: bool = True) -> None:
+    def __init__(
+        self,
+        port: str,
+        *,
+        timeout: float = 10.0,
+        window: int = 8,
+        retries: int = 2,
+        comm_log: str | Path | None = None,
+        on_unsolicited: Callable[[M.Message], None] | None = None,
+        on_link: Callable[[bool], None] | None = None,
+        ack_timeout: float = 1.5,
+        reconnect: bool = True,
+    ) -> None:
         self.port = port
         self.timeout = timeout
         self.window = max(1, window)
@@ -152,11 +162,15 @@ class Stick:
         """Open the port and initialise the stick; raises PortError or NotAStick."""
         self._serial = self._open_port()
         if self._comm_log_path:
-            self._comm_log = open(self._comm_log_path, "a", buffering=1, encoding="ascii")
+            self._comm_log = open(  # noqa: SIM115 - open for the life of the stick, closed in close()
+                self._comm_log_path, "a", buffering=1, encoding="ascii"
+            )
         self._stop.clear()
         self._link_up = True
-        self._threads = [threading.Thread(target=self._reader, name="stick-reader", daemon=True),
-                         threading.Thread(target=self._writer, name="stick-writer", daemon=True)]
+        self._threads = [
+            threading.Thread(target=self._reader, name="stick-reader", daemon=True),
+            threading.Thread(target=self._writer, name="stick-writer", daemon=True),
+        ]
         for t in self._threads:
             t.start()
         try:
@@ -170,10 +184,17 @@ class Stick:
     def _open_port(self) -> serial.SerialBase:
         if self.port.startswith("sim:"):
             from . import virtual
+
             virtual.register()
         try:
-            kwargs = {"baudrate": 115200, "bytesize": 8, "parity": "N", "stopbits": 1, "timeout": 0.1,
-                      "write_timeout": 2.0}
+            kwargs = {
+                "baudrate": 115200,
+                "bytesize": 8,
+                "parity": "N",
+                "stopbits": 1,
+                "timeout": 0.1,
+                "write_timeout": 2.0,
+            }
             if not self.port.startswith(("socket:", "rfc2217:", "loop:")):
                 kwargs["exclusive"] = True
             return serial.serial_for_url(self.port, **kwargs)
@@ -193,7 +214,9 @@ class Stick:
             assert isinstance(resp, M.StickInitResponse)
             cp = resp.circle_plus_mac if resp.network_online else None
             return StickInfo(resp.mac, cp, resp.network_online)
-        raise NotAStick(f"{self.port}: no Plugwise stick answers there (no reply to the 000A init request)") from last
+        raise NotAStick(
+            f"{self.port}: no Plugwise stick answers there (no reply to the 000A init request)"
+        ) from last
 
     def close(self) -> None:
         """Stop the threads and release the port; returns within about a second."""
@@ -205,7 +228,7 @@ class Stick:
         if ser is not None:
             try:
                 ser.close()
-            except Exception:  # noqa: BLE001 - closing a dead port may fail any way
+            except Exception:
                 pass
         for t in self._threads:
             if t is not threading.current_thread():
@@ -216,7 +239,7 @@ class Stick:
             self._comm_log = None
         self._link_up = False
 
-    def __enter__(self) -> "Stick":
+    def __enter__(self) -> Stick:
         if self._serial is None:
             self.open()
         return self
@@ -226,8 +249,9 @@ class Stick:
 
     # --- requests ------------------------------------------------------------------------
 
-    def submit(self, msg: M.Request, priority: Priority | int = Priority.NORMAL,
-               timeout: float | None = None) -> Future:
+    def submit(
+        self, msg: M.Request, priority: Priority | int = Priority.NORMAL, timeout: float | None = None
+    ) -> Future:
         """Queue a request; the future resolves to its reply (or the confirming ack)."""
         fut: Future = Future()
         req = _Request(msg, int(priority), fut, timeout if timeout is not None else self.timeout)
@@ -239,8 +263,9 @@ class Stick:
             self._wake.notify_all()
         return fut
 
-    def call(self, msg: M.Request, priority: Priority | int = Priority.USER,
-             timeout: float | None = None) -> M.Message:
+    def call(
+        self, msg: M.Request, priority: Priority | int = Priority.USER, timeout: float | None = None
+    ) -> M.Message:
         fut = self.submit(msg, priority, timeout)
         t = (timeout if timeout is not None else self.timeout) * (self.retries + 1) + 5
         try:
@@ -350,8 +375,13 @@ class Stick:
 
     def _dispatch(self, msg: M.Message) -> None:
         seq = msg.seq
-        if isinstance(msg, M.Ack) and msg.mac is None and msg.status in (M.ACCEPTED, M.CRC_ERROR) \
-                and self._awaiting_ack is not None and seq not in self._pending:
+        if (
+            isinstance(msg, M.Ack)
+            and msg.mac is None
+            and msg.status in (M.ACCEPTED, M.CRC_ERROR)
+            and self._awaiting_ack is not None
+            and seq not in self._pending
+        ):
             req = self._awaiting_ack
             self._awaiting_ack = None
             if msg.status == M.CRC_ERROR:
@@ -370,11 +400,14 @@ class Stick:
             return
         req = self._pending.get(seq) if seq is not None else None
         if req is None or req.future.done():
-            if isinstance(msg, M.Message) and (msg.ID in UNSOLICITED or (seq in RESERVED_SEQ)) \
-                    and self.on_unsolicited is not None:
+            if (
+                isinstance(msg, M.Message)
+                and (msg.ID in UNSOLICITED or (seq in RESERVED_SEQ))
+                and self.on_unsolicited is not None
+            ):
                 try:
                     self.on_unsolicited(msg)
-                except Exception:  # noqa: BLE001 - a subscriber must not kill the reader
+                except Exception:
                     log.exception("unsolicited-message handler failed")
                 return
             self.stats.dropped += 1
@@ -410,7 +443,9 @@ class Stick:
                     self._pending.pop(seq, None)
                 elif req.acked and now > req.deadline and req.seqs and req.seqs[-1] == seq:
                     self._pending.pop(seq, None)
-                    self._retry_or_fail(req, NodeTimeout(getattr(req.msg, "mac", None), f"{req.msg.NAME}, no reply"))
+                    self._retry_or_fail(
+                        req, NodeTimeout(getattr(req.msg, "mac", None), f"{req.msg.NAME}, no reply")
+                    )
             # entries of earlier attempts linger while the request is alive: a late reply counts
 
     # --- link loss -------------------------------------------------------------------------
@@ -425,7 +460,7 @@ class Stick:
         if ser is not None:
             try:
                 ser.close()
-            except Exception:  # noqa: BLE001
+            except Exception:
                 pass
         self._fail_all(LinkDown(f"{self.port}: link lost ({exc})"))
         self._notify_link(False)
@@ -469,7 +504,7 @@ class Stick:
         if self.on_link is not None:
             try:
                 self.on_link(up)
-            except Exception:  # noqa: BLE001
+            except Exception:
                 log.exception("link handler failed")
 
     def _log_frame(self, direction: str, body: str) -> None:
@@ -486,8 +521,10 @@ def _port_error_text(port: str, exc: BaseException) -> str:
     low = text.lower()
     errnos = {int(n) for n in re.findall(r"errno (\d+)", low)}
     if "permission denied" in low or 13 in errnos:
-        return (f"{port}: permission denied. Add yourself to the group that owns the device "
-                f"(usually: sudo adduser $USER dialout, then log in again)")
+        return (
+            f"{port}: permission denied. Add yourself to the group that owns the device "
+            f"(usually: sudo adduser $USER dialout, then log in again)"
+        )
     if "busy" in low or errnos & {11, 16} or "resource temporarily unavailable" in low:
         return f"{port}: the port is busy: another program (another pwtui?) has it open"
     if "connection refused" in low or 111 in errnos:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 PULSES_PER_KW_SECOND = 468.9385193
 LOG_BASE = 0x44000  # 278528: raw address of block 0
@@ -63,6 +63,7 @@ class Calibration:
 
 # --- log addresses ---------------------------------------------------------
 
+
 def block_to_address(block: int, slot: int = 0) -> int:
     if not 0 <= block < LOG_BLOCKS:
         raise ValueError(f"log block {block} outside 0…{LOG_BLOCKS - 1}")
@@ -93,6 +94,7 @@ def blocks_between(first: int, last: int) -> list[int]:
 
 # --- y2k date + minutes (0024, 0049, 0016) ---------------------------------
 
+
 def decode_y2k(raw: int) -> datetime | None:
     """`YY MM mmmm` (year-2000, month, minutes since month start) → UTC datetime.
 
@@ -101,10 +103,10 @@ def decode_y2k(raw: int) -> datetime | None:
     if raw == UNWRITTEN:
         return None
     year, month, minutes = raw >> 24, (raw >> 16) & 0xFF, raw & 0xFFFF
-    if not 1 <= month <= 12 or year == 0 and month == 0:
+    if not 1 <= month <= 12 or (year == 0 and month == 0):
         return None
     try:
-        base = datetime(2000 + year, month, 1, tzinfo=timezone.utc)
+        base = datetime(2000 + year, month, 1, tzinfo=UTC)
     except ValueError:
         return None
     when = base + timedelta(minutes=minutes)
@@ -121,8 +123,8 @@ def encode_y2k(when: datetime) -> int:
 
 def to_utc(when: datetime) -> datetime:
     if when.tzinfo is None:
-        return when.replace(tzinfo=timezone.utc)
-    return when.astimezone(timezone.utc)
+        return when.replace(tzinfo=UTC)
+    return when.astimezone(UTC)
 
 
 def iso(when: datetime | None) -> str | None:
@@ -155,16 +157,35 @@ def hz_from_code(code: int) -> int | None:
 
 
 HW_MODELS = {
-    "038500": "Stick", "070085": "Stick", "120002": "Stick Legrand",
-    "120041": "Circle+ Legrand E", "120000": "Circle+ Legrand F",
-    "090000": "Circle+ B", "090007": "Circle+ B", "090088": "Circle+ E",
-    "070073": "Circle+ F", "090048": "Circle+ G", "120049": "Stealth M+",
-    "090188": "Stealth+", "120040": "Circle Legrand E", "120001": "Circle Legrand F",
-    "090079": "Circle B", "090087": "Circle E", "070140": "Circle F",
-    "090093": "Circle G", "100025": "Circle", "120048": "Stealth M",
-    "120029": "Stealth Legrand", "090011": "Stealth", "001200": "Stealth",
-    "080007": "Scan", "110028": "Scan Legrand", "070030": "Sense",
-    "120006": "Sense Legrand", "070051": "Switch", "080029": "Switch",
+    "038500": "Stick",
+    "070085": "Stick",
+    "120002": "Stick Legrand",
+    "120041": "Circle+ Legrand E",
+    "120000": "Circle+ Legrand F",
+    "090000": "Circle+ B",
+    "090007": "Circle+ B",
+    "090088": "Circle+ E",
+    "070073": "Circle+ F",
+    "090048": "Circle+ G",
+    "120049": "Stealth M+",
+    "090188": "Stealth+",
+    "120040": "Circle Legrand E",
+    "120001": "Circle Legrand F",
+    "090079": "Circle B",
+    "090087": "Circle E",
+    "070140": "Circle F",
+    "090093": "Circle G",
+    "100025": "Circle",
+    "120048": "Stealth M",
+    "120029": "Stealth Legrand",
+    "090011": "Stealth",
+    "001200": "Stealth",
+    "080007": "Scan",
+    "110028": "Scan Legrand",
+    "070030": "Sense",
+    "120006": "Sense Legrand",
+    "070051": "Switch",
+    "080029": "Switch",
 }
 
 
@@ -180,17 +201,35 @@ def hw_model(hw_version: str) -> str | None:
 
 
 ACK_NAMES = {
-    0x00B3: "sense_interval_ack", 0x00B4: "sense_interval_nack",
-    0x00B5: "sense_boundaries_ack", 0x00B6: "sense_boundaries_nack",
-    0x00BD: "scan_light_calibration_ack", 0x00BE: "scan_parameters_ack",
-    0x00BF: "scan_parameters_nack", 0x00C1: "accepted", 0x00C2: "error",
-    0x00C3: "error", 0x00D7: "clock_set", 0x00D8: "relay_on",
-    0x00D9: "join_accepted", 0x00DA: "power_calibration_ack",
-    0x00DD: "circle_plus", 0x00DE: "relay_off", 0x00DF: "rtc_set",
-    0x00E1: "timeout", 0x00E2: "relay_nack", 0x00E4: "schedule_on",
-    0x00E5: "schedule_off", 0x00E7: "rtc_nack", 0x00F1: "broadcast_interval_set",
-    0x00F2: "reset_ack", 0x00F6: "sleep_config_ack", 0x00F7: "sleep_config_nack",
-    0x00F8: "log_interval_set", 0x00F9: "group_cleared", 0x00FA: "schedule_value_set",
+    0x00B3: "sense_interval_ack",
+    0x00B4: "sense_interval_nack",
+    0x00B5: "sense_boundaries_ack",
+    0x00B6: "sense_boundaries_nack",
+    0x00BD: "scan_light_calibration_ack",
+    0x00BE: "scan_parameters_ack",
+    0x00BF: "scan_parameters_nack",
+    0x00C1: "accepted",
+    0x00C2: "error",
+    0x00C3: "error",
+    0x00D7: "clock_set",
+    0x00D8: "relay_on",
+    0x00D9: "join_accepted",
+    0x00DA: "power_calibration_ack",
+    0x00DD: "circle_plus",
+    0x00DE: "relay_off",
+    0x00DF: "rtc_set",
+    0x00E1: "timeout",
+    0x00E2: "relay_nack",
+    0x00E4: "schedule_on",
+    0x00E5: "schedule_off",
+    0x00E7: "rtc_nack",
+    0x00F1: "broadcast_interval_set",
+    0x00F2: "reset_ack",
+    0x00F6: "sleep_config_ack",
+    0x00F7: "sleep_config_nack",
+    0x00F8: "log_interval_set",
+    0x00F9: "group_cleared",
+    0x00FA: "schedule_value_set",
 }
 
 

@@ -7,9 +7,9 @@ difference, except that it says "attached to pid N".  Never imports Textual.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import replace
-from datetime import datetime, timezone
-from typing import Callable
+from datetime import UTC, datetime
 
 from . import events as E
 from .config import Config
@@ -23,8 +23,9 @@ class AttachedEngine:
         self.pid = pid
         self.on_event = on_event
         self.status_path = config.paths.data / STATUS_NAME
-        self._snapshot = E.Snapshot(time=datetime.now(timezone.utc),
-                                    link=E.LinkStatus(port=config.stick.port, attached_pid=pid))
+        self._snapshot = E.Snapshot(
+            time=datetime.now(UTC), link=E.LinkStatus(port=config.stick.port, attached_pid=pid)
+        )
         self._last_mtime = 0
 
     def _emit(self, event: E.Event) -> None:
@@ -50,7 +51,7 @@ class AttachedEngine:
         try:
             snap, pid = read_status(self.status_path)
         except (OSError, ValueError, KeyError) as exc:
-            self._emit(E.EngineLog(datetime.now(timezone.utc), "warning", "attach", f"cannot read status: {exc}"))
+            self._emit(E.EngineLog(datetime.now(UTC), "warning", "attach", f"cannot read status: {exc}"))
             return
         snap = replace(snap, link=replace(snap.link, attached_pid=pid or self.pid))
         self._snapshot = snap

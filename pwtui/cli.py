@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Sequence
+from collections.abc import Sequence
 
 from . import __version__
 
@@ -36,8 +36,12 @@ class _Parser(argparse.ArgumentParser):
 def _common(p: argparse.ArgumentParser, suppress: bool) -> None:
     default = argparse.SUPPRESS if suppress else None
     p.add_argument("--config", metavar="FILE", default=default, help="pwtui.toml to use")
-    p.add_argument("--port", metavar="PORT", default=default,
-                   help="serial port, socket://host:port, rfc2217://… or sim://…")
+    p.add_argument(
+        "--port",
+        metavar="PORT",
+        default=default,
+        help="serial port, socket://host:port, rfc2217://… or sim://…",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -45,8 +49,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--version", action="version", version=f"pwtui {__version__}")
     _common(p, suppress=False)
     p.add_argument("--headless", action="store_true", help="run the logger and file control without a UI")
-    p.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"],
-                   help="headless log verbosity")
+    p.add_argument(
+        "--log-level",
+        default="INFO",
+        choices=["DEBUG", "INFO", "WARNING", "ERROR"],
+        help="headless log verbosity",
+    )
     sub = p.add_subparsers(dest="command", parser_class=_Parser, metavar="COMMAND")
 
     s = sub.add_parser("simulate", help="run the virtual Plugwise network")
@@ -110,26 +118,33 @@ def _dispatch(args: argparse.Namespace) -> int:
     cmd = args.command
     if cmd == "decode":
         from . import decode
+
         items = args.items or ["-"]
         if items == ["-"]:
             return decode.run(decode.stdin_items(sys.stdin), sys.stdout)
         return decode.run(items, sys.stdout)
     if cmd == "simulate":
         from . import simulate
+
         return simulate.main(args)
     if cmd in ("scan", "info", "power", "switch", "clock", "history"):
         from . import oneshot
+
         return oneshot.main(args)
     if cmd == "export":
         from . import export
+
         return export.main(args)
     if cmd == "import-legacy":
         from . import legacy
+
         return legacy.main(args)
     if args.headless:
         from . import headless
+
         return headless.main(args)
     from screens import app  # the console is the only part that needs Textual
+
     return app.main(args)
 
 

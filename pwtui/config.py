@@ -8,15 +8,10 @@ from __future__ import annotations
 
 import os
 import re
-import sys
+import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
 
 MAC_RE = re.compile(r"^[0-9A-Fa-f]{16}$")
 DEFAULT_PORT = "sim://?circles=8&seed=1&history=30"
@@ -49,14 +44,14 @@ class PathsConfig:
 class LoggingConfig:
     power_interval: int = 10
     legacy_files: bool = False
-    commit_interval: int = 0   # seconds between store commits; 0 = once per poll cycle
+    commit_interval: int = 0  # seconds between store commits; 0 = once per poll cycle
 
 
 @dataclass(frozen=True)
 class EngineConfig:
     manual_switch: str = "keep_schedule"
-    clock_sync_hour: int = 4          # local hour of the daily clock sync
-    max_drift: float = 30.0           # seconds of circle clock drift before a re-sync
+    clock_sync_hour: int = 4  # local hour of the daily clock sync
+    max_drift: float = 30.0  # seconds of circle clock drift before a re-sync
     history_blocks_per_cycle: int = 40
 
 
@@ -86,27 +81,45 @@ class Config:
                 return c
         return None
 
-    def with_port(self, port: str | None) -> "Config":
+    def with_port(self, port: str | None) -> Config:
         if not port:
             return self
         from dataclasses import replace
+
         return replace(self, stick=replace(self.stick, port=port))
 
 
 # name: (type, default, check)  — check returns an error text or None
 _Spec = dict[str, tuple[type | tuple[type, ...], Any]]
 SCHEMA: dict[str, _Spec] = {
-    "stick": {"port": (str, DEFAULT_PORT), "timeout": ((int, float), 10.0), "window": (int, 8),
-              "retries": (int, 2)},
-    "paths": {"data": (str, "data"), "control": (str, "plugwise_control.csv"),
-              "schedules": (str, "schedule.csv"), "comm_log": (str, "")},
+    "stick": {
+        "port": (str, DEFAULT_PORT),
+        "timeout": ((int, float), 10.0),
+        "window": (int, 8),
+        "retries": (int, 2),
+    },
+    "paths": {
+        "data": (str, "data"),
+        "control": (str, "plugwise_control.csv"),
+        "schedules": (str, "schedule.csv"),
+        "comm_log": (str, ""),
+    },
     "logging": {"power_interval": (int, 10), "legacy_files": (bool, False), "commit_interval": (int, 0)},
-    "engine": {"manual_switch": (str, "keep_schedule"), "clock_sync_hour": (int, 4),
-               "max_drift": ((int, float), 30.0), "history_blocks_per_cycle": (int, 40)},
+    "engine": {
+        "manual_switch": (str, "keep_schedule"),
+        "clock_sync_hour": (int, 4),
+        "max_drift": ((int, float), 30.0),
+        "history_blocks_per_cycle": (int, 40),
+    },
 }
 CIRCLE_SCHEMA: _Spec = {
-    "mac": (str, None), "name": (str, ""), "location": (str, ""), "category": (str, ""),
-    "log_interval": (int, 60), "production": (bool, False), "always_on": (bool, False),
+    "mac": (str, None),
+    "name": (str, ""),
+    "location": (str, ""),
+    "category": (str, ""),
+    "log_interval": (int, 60),
+    "production": (bool, False),
+    "always_on": (bool, False),
 }
 
 
@@ -149,8 +162,10 @@ def parse_config(text: str, path: Path | None = None) -> Config:
             problems.append(f"{name}: unknown table [{key}] (known: {', '.join([*SCHEMA, 'circle'])})")
         elif key in SCHEMA and not isinstance(value, dict):
             problems.append(f"{name}: '{key}' must be a table [{key}]")
-    vals = {t: _take(f"{name} [{t}]", raw.get(t, {}) if isinstance(raw.get(t, {}), dict) else {}, spec, problems)
-            for t, spec in SCHEMA.items()}
+    vals = {
+        t: _take(f"{name} [{t}]", raw.get(t, {}) if isinstance(raw.get(t, {}), dict) else {}, spec, problems)
+        for t, spec in SCHEMA.items()
+    }
     st, pa, lo, en = vals["stick"], vals["paths"], vals["logging"], vals["engine"]
     if not st["port"].strip():
         problems.append(f"{name} [stick]: 'port' is empty")
@@ -161,7 +176,9 @@ def parse_config(text: str, path: Path | None = None) -> Config:
     if not 0 <= st["retries"] <= 10:
         problems.append(f"{name} [stick]: 'retries' must be 0…10")
     if not 1 <= lo["power_interval"] <= 3600:
-        problems.append(f"{name} [logging]: 'power_interval' must be 1…3600 seconds, not {lo['power_interval']}")
+        problems.append(
+            f"{name} [logging]: 'power_interval' must be 1…3600 seconds, not {lo['power_interval']}"
+        )
     if not 0 <= lo["commit_interval"] <= 3600:
         problems.append(f"{name} [logging]: 'commit_interval' must be 0…3600 seconds")
     if en["manual_switch"] not in MANUAL_SWITCH:
@@ -200,9 +217,17 @@ def parse_config(text: str, path: Path | None = None) -> Config:
         seen[mac] = i
         if not 1 <= c["log_interval"] <= 60:
             problems.append(f"{where}: 'log_interval' must be 1…60 minutes, not {c['log_interval']}")
-        circles.append(CircleConfig(mac=mac, name=c["name"], location=c["location"], category=c["category"],
-                                    log_interval=c["log_interval"], production=c["production"],
-                                    always_on=c["always_on"]))
+        circles.append(
+            CircleConfig(
+                mac=mac,
+                name=c["name"],
+                location=c["location"],
+                category=c["category"],
+                log_interval=c["log_interval"],
+                production=c["production"],
+                always_on=c["always_on"],
+            )
+        )
     if problems:
         raise ConfigError(problems)
     base = path.parent if path else Path.cwd()
@@ -213,10 +238,15 @@ def parse_config(text: str, path: Path | None = None) -> Config:
 
     return Config(
         path=path,
-        stick=StickConfig(port=st["port"], timeout=float(st["timeout"]), window=st["window"], retries=st["retries"]),
-        paths=PathsConfig(data=resolve(pa["data"]), control=resolve(pa["control"]),
-                          schedules=resolve(pa["schedules"]),
-                          comm_log=resolve(pa["comm_log"]) if pa["comm_log"] else None),
+        stick=StickConfig(
+            port=st["port"], timeout=float(st["timeout"]), window=st["window"], retries=st["retries"]
+        ),
+        paths=PathsConfig(
+            data=resolve(pa["data"]),
+            control=resolve(pa["control"]),
+            schedules=resolve(pa["schedules"]),
+            comm_log=resolve(pa["comm_log"]) if pa["comm_log"] else None,
+        ),
         logging=LoggingConfig(**lo),
         engine=EngineConfig(**en),
         circles=tuple(circles),

@@ -11,9 +11,9 @@ from __future__ import annotations
 import csv
 import io
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Iterable
 
 from .atomic import write_atomic
 
@@ -54,14 +54,18 @@ def parse_control(text: str, source: str = "plugwise_control.csv") -> list[Contr
             header = [c.lower() for c in cells]
             missing = [c for c in COLUMNS if c not in header]
             if missing:
-                raise ControlFileError(f"{source}, line {line_no}: header lacks column(s) {', '.join(missing)}")
+                raise ControlFileError(
+                    f"{source}, line {line_no}: header lacks column(s) {', '.join(missing)}"
+                )
             continue
         if len(cells) > len(header):
-            raise ControlFileError(f"{source}, line {line_no}: {len(cells)} fields, the header has {len(header)}")
+            raise ControlFileError(
+                f"{source}, line {line_no}: {len(cells)} fields, the header has {len(header)}"
+            )
         cells += [""] * (len(header) - len(cells))
-        val = dict(zip(header, cells))
+        val = dict(zip(header, cells, strict=False))
 
-        def col(name: str) -> str:
+        def col(name: str, line_no: int = line_no, header: list[str] = header) -> str:
             return f"{source}, line {line_no}, column {header.index(name) + 1} ({name})"
 
         mac = val["mac"].upper()
@@ -71,8 +75,12 @@ def parse_control(text: str, source: str = "plugwise_control.csv") -> list[Contr
             raise ControlFileError(f"{col('mac')}: {mac} appears twice")
         seen.add(mac)
         flags = {}
-        for name, table, words in (("savelog", _YES, "yes/no"), ("monitor", _YES, "yes/no"),
-                                   ("switch_state", _ON, "on/off"), ("schedule_state", _ON, "on/off")):
+        for name, table, words in (
+            ("savelog", _YES, "yes/no"),
+            ("monitor", _YES, "yes/no"),
+            ("switch_state", _ON, "on/off"),
+            ("schedule_state", _ON, "on/off"),
+        ):
             word = val[name].lower()
             if word not in table:
                 raise ControlFileError(f"{col(name)}: {val[name]!r} is not {words}")
@@ -96,8 +104,17 @@ def format_control(rows: Iterable[ControlRow]) -> str:
     w = csv.writer(out, lineterminator="\n")
     w.writerow(COLUMNS)
     for r in rows:
-        w.writerow([r.mac, r.name, "yes" if r.savelog else "no", "yes" if r.monitor else "no",
-                    "on" if r.switch_state else "off", "on" if r.schedule_state else "off", r.schedule])
+        w.writerow(
+            [
+                r.mac,
+                r.name,
+                "yes" if r.savelog else "no",
+                "yes" if r.monitor else "no",
+                "on" if r.switch_state else "off",
+                "on" if r.schedule_state else "off",
+                r.schedule,
+            ]
+        )
     return out.getvalue()
 
 

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import codecs
 import json
-from typing import Any, Iterable, Iterator
+from collections.abc import Iterable, Iterator
+from typing import Any
 
 from protocol import commlog, messages
-from protocol.frames import HEADER, FOOTER, FrameDecoder, crc16
+from protocol.frames import FOOTER, HEADER, FrameDecoder, crc16
 
 _HEXCHARS = set("0123456789ABCDEFabcdef")
 
@@ -25,7 +26,11 @@ def describe(body: str, crc_ok: bool | None, crc: str | None = None) -> dict[str
         out["error"] = str(exc)
         return out
     out["name"] = msg.NAME
-    out["direction"] = "response" if msg.RESPONSE or isinstance(msg, messages.UnknownMessage) and msg.seq is not None else "request"
+    out["direction"] = (
+        "response"
+        if msg.RESPONSE or (isinstance(msg, messages.UnknownMessage) and msg.seq is not None)
+        else "request"
+    )
     out["seq"] = f"{msg.seq:04X}" if msg.seq is not None else None
     out["mac"] = getattr(msg, "mac", None)
     out["fields"] = messages.to_json(msg)

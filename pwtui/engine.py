@@ -14,11 +14,12 @@ import queue
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta, timezone
-from typing import Callable
+from datetime import UTC, datetime, timedelta
 
-from protocol import messages as M, units
+from protocol import messages as M
+from protocol import units
 from protocol.circle import Circle, CircleInfo, CirclePlus, LogRecord, poll_power
 from protocol.errors import LinkDown, PlugwiseError
 from protocol.stick import Priority, Stick
@@ -27,14 +28,14 @@ from protocol.units import Calibration
 from . import events as E
 from .config import CircleConfig, Config
 from .controlfile import ControlFileError, ControlRow, read_control, write_control
+from .legacylogs import LegacyLogs
 from .schedulefile import NamedSchedule, ScheduleFileError, read_schedules
 from .status import STATUS_NAME, write_status
-from .legacylogs import LegacyLogs
 from .store import DB_NAME, Interval, Store
 
 log = logging.getLogger("pwtui.engine")
 SPARK_POINTS = 60
-EARLIEST = datetime(2005, 1, 1, tzinfo=timezone.utc)
+EARLIEST = datetime(2005, 1, 1, tzinfo=UTC)
 
 
 def local_offset_minutes() -> int:
@@ -70,9 +71,14 @@ class _Node:
 
 
 class Engine:
-    def __init__(self, config: Config, port: str | None = None,
-                 on_event: Callable[[E.Event], None] | None = None, *,
-                 utc_offset: Callable[[], int] = local_offset_minutes) -> None:
+    def __init__(
+        self,
+        config: Config,
+        port: str | None = None,
+        on_event: Callable[[E.Event], None] | None = None,
+        *,
+        utc_offset: Callable[[], int] = local_offset_minutes,
+    ) -> None:
         self.config = config.with_port(port)
         self.port = self.config.stick.port
         self.on_event = on_event
@@ -90,15 +96,18 @@ class Engine:
         self._joining: set[str] = set()
         self._node_table: list[tuple[int, str]] = []
         self._pending_events: list[tuple[str | None, str, str]] = []
-        self._unsaved: list[tuple[str, int, float]] = []   # power samples not yet committed
+        self._unsaved: list[tuple[str, int, float]] = []  # power samples not yet committed
         self._last_commit = time.monotonic()
         self._need_discovery = True
         self._offset = utc_offset()
         self._last_clock_day: str | None = None
         self._stop = threading.Event()
         self._legacy = LegacyLogs(self.data_dir / "legacy") if self.config.logging.legacy_files else None
-        self._snapshot = E.Snapshot(time=datetime.now(timezone.utc), link=E.LinkStatus(port=self.port),
-                                    manual_switch=self.config.engine.manual_switch)  # type: ignore[arg-type]
+        self._snapshot = E.Snapshot(
+            time=datetime.now(UTC),
+            link=E.LinkStatus(port=self.port),
+            manual_switch=self.config.engine.manual_switch,
+        )  # type: ignore[arg-type]
 
     # --- public --------------------------------------------------------------------------
 
@@ -146,21 +155,27 @@ class Engine:
         if self.on_event is not None:
             try:
                 self.on_event(event)
-            except Exception:  # noqa: BLE001 - a subscriber must not stop the logger
+            except Exception:
                 log.exception("event handler failed")
 
     def _note(self, level: str, kind: str, message: str, mac: str | None = None) -> None:
         if self._stop.is_set() and level in ("warning", "error"):
             return  # failures caused by stopping are not news
-        self._emit(E.EngineLog(datetime.now(timezone.utc), level, kind, message, mac))  # type: ignore[arg-type]
+        self._emit(E.EngineLog(datetime.now(UTC), level, kind, message, mac))  # type: ignore[arg-type]
         with self._lock:
             self._pending_events.append((mac, kind, message))
 
     def _connect(self) -> bool:
         cfg = self.config.stick
-        stick = Stick(self.port, timeout=cfg.timeout, window=cfg.window, retries=cfg.retries,
-                      comm_log=self.config.paths.comm_log, on_unsolicited=self._unsolicited,
-                      on_link=self._on_link)
+        stick = Stick(
+            self.port,
+            timeout=cfg.timeout,
+            window=cfg.window,
+            retries=cfg.retries,
+            comm_log=self.config.paths.comm_log,
+            on_unsolicited=self._unsolicited,
+            on_link=self._on_link,
+        )
         try:
             stick.open()
         except PlugwiseError as exc:
@@ -193,12 +208,15 @@ class Engine:
             return E.LinkStatus(port=self.port)
         info = stick.info
         last = stick.stats.last_frame
-        return E.LinkStatus(port=self.port, up=stick.link_up if up is None else up,
-                            stick_mac=info.mac if info else None,
-                            circle_plus_mac=info.circle_plus_mac if info else None,
-                            network_online=bool(info and info.network_online),
-                            last_frame=datetime.fromtimestamp(last, tz=timezone.utc) if last else None,
-                            errors=stick.stats.timeouts + stick.bad_frames)
+        return E.LinkStatus(
+            port=self.port,
+            up=stick.link_up if up is None else up,
+            stick_mac=info.mac if info else None,
+            circle_plus_mac=info.circle_plus_mac if info else None,
+            network_online=bool(info and info.network_online),
+            last_frame=datetime.fromtimestamp(last, tz=UTC) if last else None,
+            errors=stick.stats.timeouts + stick.bad_frames,
+        )
 
     def _close_on_stop(self) -> None:
         """Closing the stick fails every pending request at once, so no wait outlives the stop."""
@@ -251,11 +269,17 @@ class Engine:
         known = {c.mac for c in self.config.circles} | set(self._nodes)
         for r in rows:
             if self._nodes and r.mac not in known:  # before discovery every row may still match a node
-                self._note("warning", "config", f"{paths.control}: unknown circle {r.mac}; row skipped", r.mac)
+                self._note(
+                    "warning", "config", f"{paths.control}: unknown circle {r.mac}; row skipped", r.mac
+                )
                 continue
             if r.schedule and r.schedule not in self._schedules:
-                self._note("warning", "config",
-                           f"{paths.control}: unknown schedule {r.schedule!r} for {r.mac}; row skipped", r.mac)
+                self._note(
+                    "warning",
+                    "config",
+                    f"{paths.control}: unknown schedule {r.schedule!r} for {r.mac}; row skipped",
+                    r.mac,
+                )
                 continue
             new[r.mac] = r
         old = self._control
@@ -268,10 +292,13 @@ class Engine:
                 continue
             before = old.get(mac)
             sched_changed = "schedules" in changed and row.schedule and row.schedule_state
-            if before is None or before.switch_state != row.switch_state and not row.schedule_state:
+            if before is None or (before.switch_state != row.switch_state and not row.schedule_state):
                 self._apply_switch(node, row.switch_state, from_file=True)
-            if before is None or (before.schedule_state, before.schedule) != (row.schedule_state, row.schedule) \
-                    or sched_changed:
+            if (
+                before is None
+                or (before.schedule_state, before.schedule) != (row.schedule_state, row.schedule)
+                or sched_changed
+            ):
                 self._apply_schedule(node, row)
 
     def _row(self, mac: str) -> ControlRow:
@@ -328,11 +355,17 @@ class Engine:
             new = [m for m in [cp_mac, *table] if m not in self._nodes]
             for m in new:
                 if m not in remembered:
-                    self._note("info", "discovery", f"found circle {m} in the node table (not in the config)", m)
+                    self._note(
+                        "info", "discovery", f"found circle {m} in the node table (not in the config)", m
+                    )
             for c in self.config.circles:
                 if c.mac != cp_mac and self._node_table and c.mac not in table:
-                    self._note("warning", "discovery", f"configured circle {c.mac} ({c.name}) is not in the "
-                               f"Circle+ node table", c.mac)
+                    self._note(
+                        "warning",
+                        "discovery",
+                        f"configured circle {c.mac} ({c.name}) is not in the Circle+ node table",
+                        c.mac,
+                    )
             self._add_nodes(new, cp_mac)
             self._first_poll([self._nodes[m] for m in new])
         infos = {m: n.circle.info_future() for m, n in self._nodes.items()}
@@ -364,7 +397,7 @@ class Engine:
                 node = _Node(mac, cfg, cls(stick, mac, cfg.log_interval if cfg else 60))
                 cached = (self._store.circle(mac) or {}).get("info", {}).get("calibration")
                 if cached:
-                    node.circle._calibration = Calibration(*cached)  # noqa: SLF001 - cache from the store
+                    node.circle._calibration = Calibration(*cached)
                 self._nodes[mac] = node
 
     def _first_poll(self, nodes: list[_Node]) -> None:
@@ -374,7 +407,7 @@ class Engine:
         while i < len(nodes):
             if self._stop.is_set():
                 return
-            group = nodes[i:i + batch]
+            group = nodes[i : i + batch]
             i += batch
             batch = 16
             cals = {n.mac: n.circle.calibration_future(Priority.USER) for n in group}
@@ -385,9 +418,10 @@ class Engine:
                     self._mark_offline(n, exc)
                     continue
                 with self._lock:
-                    self._store.set_circle(n.mac, info={"calibration": [cal.gain_a, cal.gain_b, cal.off_tot,
-                                                                         cal.off_noise]})
-            live = [n for n in group if n.circle._calibration is not None]  # noqa: SLF001
+                    self._store.set_circle(
+                        n.mac, info={"calibration": [cal.gain_a, cal.gain_b, cal.off_tot, cal.off_noise]}
+                    )
+            live = [n for n in group if n.circle._calibration is not None]
             infos = {n.mac: n.circle.info_future(Priority.USER) for n in live}
             for mac, r in poll_power([n.circle for n in live], Priority.USER).items():
                 n = self._nodes[mac]
@@ -405,7 +439,7 @@ class Engine:
                 except (PlugwiseError, TimeoutError):
                     pass
             with self._lock:
-                self._today(datetime.now(timezone.utc))
+                self._today(datetime.now(UTC))
             self._publish()
 
     def _came_online(self, node: _Node, first: bool = False) -> None:
@@ -413,16 +447,21 @@ class Engine:
         was = node.online
         node.online = True
         node.failures = 0
-        node.last_seen = datetime.now(timezone.utc)
+        node.last_seen = datetime.now(UTC)
         if node.info:
             node.relay = node.info.relay
         if not was and not first:
             self._note("info", "online", f"circle {self._name(node)} is back online", node.mac)
         with self._lock:
-            self._store.set_circle(node.mac, name=self._name(node), info={
-                "node_type": node.info.node_type if node.info else None,
-                "model": node.info.model if node.info else None,
-                "hw_version": node.info.hw_version if node.info else None})
+            self._store.set_circle(
+                node.mac,
+                name=self._name(node),
+                info={
+                    "node_type": node.info.node_type if node.info else None,
+                    "model": node.info.model if node.info else None,
+                    "hw_version": node.info.hw_version if node.info else None,
+                },
+            )
         if not first:
             self._apply_static([node])
         row = self._row(node.mac)
@@ -454,20 +493,36 @@ class Engine:
             with self._lock:
                 st = self._store.circle(node.mac) or {}
             if st.get("info", {}).get("log_intervals") != want:
-                todo.append((node, want, self._stick.submit(
-                    M.LogIntervalRequest(mac=node.mac, consumption=want[0], production=want[1]), Priority.NORMAL)))
+                todo.append(
+                    (
+                        node,
+                        want,
+                        self._stick.submit(
+                            M.LogIntervalRequest(mac=node.mac, consumption=want[0], production=want[1]),
+                            Priority.NORMAL,
+                        ),
+                    )
+                )
         for node, want, fut in todo:
             try:
                 fut.result(60)
             except (PlugwiseError, TimeoutError) as exc:
-                self._note("warning", "settings", f"cannot set the log interval of {self._name(node)}: {exc}",
-                           node.mac)
+                self._note(
+                    "warning",
+                    "settings",
+                    f"cannot set the log interval of {self._name(node)}: {exc}",
+                    node.mac,
+                )
                 continue
             node.circle.log_interval = want[0]
             with self._lock:
                 self._store.set_circle(node.mac, info={"log_intervals": want})
-            self._note("info", "settings", f"{self._name(node)}: log interval {want[0]} min"
-                       f"{', production logged' if want[1] else ''}", node.mac)
+            self._note(
+                "info",
+                "settings",
+                f"{self._name(node)}: log interval {want[0]} min{', production logged' if want[1] else ''}",
+                node.mac,
+            )
 
     # --- switching and schedules --------------------------------------------------------
 
@@ -481,15 +536,23 @@ class Engine:
             state = node.circle.switch(on, Priority.USER)
         except PlugwiseError as exc:
             node.pending = None
-            self._note("error", "switch", f"switching {self._name(node)} {'on' if on else 'off'} failed: {exc}",
-                       node.mac)
+            self._note(
+                "error",
+                "switch",
+                f"switching {self._name(node)} {'on' if on else 'off'} failed: {exc}",
+                node.mac,
+            )
             if not isinstance(exc, LinkDown):
                 self._mark_offline(node, exc)
             return False
         node.pending = None
         node.relay = state
-        self._note("info", "switch", f"{self._name(node)} switched {'on' if state else 'off'}"
-                   f"{' (control file)' if from_file else ''}", node.mac)
+        self._note(
+            "info",
+            "switch",
+            f"{self._name(node)} switched {'on' if state else 'off'}{' (control file)' if from_file else ''}",
+            node.mac,
+        )
         return True
 
     def _apply_schedule(self, node: _Node, row: ControlRow) -> None:
@@ -499,12 +562,18 @@ class Engine:
                 circle.schedule_enable(False, Priority.NORMAL)
                 node.schedule_sync = None
             except PlugwiseError as exc:
-                self._note("warning", "schedule", f"cannot disable the schedule of {self._name(node)}: {exc}",
-                           node.mac)
+                self._note(
+                    "warning",
+                    "schedule",
+                    f"cannot disable the schedule of {self._name(node)}: {exc}",
+                    node.mac,
+                )
             return
         sched = self._schedules.get(row.schedule)
         if sched is None:
-            self._note("warning", "schedule", f"unknown schedule {row.schedule!r} for {self._name(node)}", node.mac)
+            self._note(
+                "warning", "schedule", f"unknown schedule {row.schedule!r} for {self._name(node)}", node.mac
+            )
             return
         node.schedule_sync = "pending"
         try:
@@ -515,16 +584,24 @@ class Engine:
             circle.schedule_enable(True, Priority.NORMAL)
         except PlugwiseError as exc:
             node.schedule_sync = "failed"
-            self._note("error", "schedule", f"schedule {row.schedule!r} to {self._name(node)} failed: {exc}",
-                       node.mac)
+            self._note(
+                "error",
+                "schedule",
+                f"schedule {row.schedule!r} to {self._name(node)} failed: {exc}",
+                node.mac,
+            )
             return
         node.schedule_sync = "done"
         if uploaded:
-            self._note("info", "schedule", f"schedule {row.schedule!r} uploaded to {self._name(node)}", node.mac)
+            self._note(
+                "info", "schedule", f"schedule {row.schedule!r} uploaded to {self._name(node)}", node.mac
+            )
 
     def _enforce_always_on(self, node: _Node) -> None:
         if node.cfg is not None and node.cfg.always_on and node.relay is False and node.online:
-            self._note("warning", "switch", f"{self._name(node)} is always_on but was off: switching on", node.mac)
+            self._note(
+                "warning", "switch", f"{self._name(node)} is always_on but was off: switching on", node.mac
+            )
             self._apply_switch(node, True)
 
     # --- commands -------------------------------------------------------------------------
@@ -539,7 +616,7 @@ class Engine:
                 ok, message, mac = self._execute(cmd)
             except PlugwiseError as exc:
                 ok, message, mac = False, str(exc), getattr(cmd, "mac", None)
-            except Exception as exc:  # noqa: BLE001 - report, keep running
+            except Exception as exc:
                 log.exception("command failed")
                 ok, message, mac = False, f"internal error: {exc}", getattr(cmd, "mac", None)
             self._emit(E.CommandResult(cmd.id, mac, ok, message))
@@ -579,8 +656,11 @@ class Engine:
         if isinstance(cmd, E.AssignSchedule):
             if cmd.schedule and cmd.schedule not in self._schedules:
                 return False, f"no schedule named {cmd.schedule!r}", mac
-            row = replace(self._row(node.mac), schedule=cmd.schedule or "",
-                          schedule_state=self._row(node.mac).schedule_state and bool(cmd.schedule))
+            row = replace(
+                self._row(node.mac),
+                schedule=cmd.schedule or "",
+                schedule_state=self._row(node.mac).schedule_state and bool(cmd.schedule),
+            )
             self._update_row(node.mac, schedule=row.schedule, schedule_state=row.schedule_state)
             if row.schedule_state:
                 self._apply_schedule(node, row)
@@ -634,7 +714,7 @@ class Engine:
         if stick is None or not stick.link_up:
             self._publish()
             return
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         ts = int(now.timestamp())
         nodes = list(self._nodes.values())
         monitored = [n for n in nodes if n.online and self._row(n.mac).monitor]
@@ -674,8 +754,13 @@ class Engine:
                 self._mark_offline(n, exc)
                 continue
             if n.relay != n.info.relay and n.relay is not None and n.pending is None:
-                self._note("info", "switch", f"{self._name(n)} is {'on' if n.info.relay else 'off'} "
-                           f"(switched by its schedule or by hand)", n.mac)
+                self._note(
+                    "info",
+                    "switch",
+                    f"{self._name(n)} is {'on' if n.info.relay else 'off'} "
+                    f"(switched by its schedule or by hand)",
+                    n.mac,
+                )
             n.relay = n.info.relay
             self._enforce_always_on(n)
         if self._legacy is not None:
@@ -731,8 +816,10 @@ class Engine:
             if force or daily or abs(reading.drift_s) > self.config.engine.max_drift:
                 to_set.append((n, reading.drift_s))
         # one pipelined burst; each request carries the time it is built at (A §8: log address FFFFFFFF)
-        sets = [(n, drift, stick.submit(M.ClockSetRequest.at(n.mac, datetime.now(timezone.utc)), Priority.NORMAL))
-                for n, drift in to_set]
+        sets = [
+            (n, drift, stick.submit(M.ClockSetRequest.at(n.mac, datetime.now(UTC)), Priority.NORMAL))
+            for n, drift in to_set
+        ]
         for n, drift, fut in sets:
             try:
                 fut.result(60)
@@ -770,7 +857,11 @@ class Engine:
             if n.next_block is None and not self._start_history(n, current):
                 continue
             assert n.next_block is not None
-            behind = 0 if n.next_block == (current + 1) % units.LOG_BLOCKS else (current - n.next_block) % units.LOG_BLOCKS
+            behind = (
+                0
+                if n.next_block == (current + 1) % units.LOG_BLOCKS
+                else (current - n.next_block) % units.LOG_BLOCKS
+            )
             n.history_total = n.history_done + behind
             if behind > 0 or n.read_pos != (current, n.info.log_address.slot):
                 candidates.append((behind, n))
@@ -810,26 +901,37 @@ class Engine:
             return True
         # first run: has the ring wrapped?  The block after the write position tells.
         try:
-            after = node.circle.log_range((current + 1) % units.LOG_BLOCKS, (current + 1) % units.LOG_BLOCKS,
-                                          Priority.BACKGROUND)
+            after = node.circle.log_range(
+                (current + 1) % units.LOG_BLOCKS, (current + 1) % units.LOG_BLOCKS, Priority.BACKGROUND
+            )
         except PlugwiseError as exc:
             self._mark_offline(node, exc)
             return False
         node.next_block = (current + 1) % units.LOG_BLOCKS if after else 0
         node.history_done = 0
-        self._note("info", "history", f"{self._name(node)}: reading "
-                   f"{(current - node.next_block) % units.LOG_BLOCKS + 1} log blocks of history", node.mac)
+        self._note(
+            "info",
+            "history",
+            f"{self._name(node)}: reading "
+            f"{(current - node.next_block) % units.LOG_BLOCKS + 1} log blocks of history",
+            node.mac,
+        )
         return True
 
     def _store_records(self, node: _Node, records: list[LogRecord]) -> None:
         store = self._store
         assert store is not None
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         good: list[Interval] = []
         for r in records:
             if r.end < EARLIEST or r.end > now + timedelta(days=1) or not 0 < r.minutes <= 1440:
-                self._note("warning", "history", f"{self._name(node)}: implausible log entry set aside "
-                           f"(block {r.block}, slot {r.slot}, {units.iso(r.end)}, {r.minutes} min)", node.mac)
+                self._note(
+                    "warning",
+                    "history",
+                    f"{self._name(node)}: implausible log entry set aside "
+                    f"(block {r.block}, slot {r.slot}, {units.iso(r.end)}, {r.minutes} min)",
+                    node.mac,
+                )
                 continue
             end_ts = int(r.end.timestamp())
             good.append(Interval(node.mac, end_ts - r.minutes * 60, end_ts, r.wh, r.production, r.block))
@@ -852,13 +954,25 @@ class Engine:
             if not ivs:
                 continue
             prev = store.last_end_before(node.mac, ivs[0].end_ts, production)
-            if prev is not None and ivs[0].start_ts - prev >= 60 and \
-                    not store.db.execute("SELECT 1 FROM energy WHERE mac=? AND production=? AND end_ts>? AND "
-                                         "end_ts<?", (node.mac, int(production), prev, ivs[0].end_ts)).fetchone():
-                start, end = units.iso(datetime.fromtimestamp(prev, timezone.utc)), \
-                    units.iso(datetime.fromtimestamp(ivs[0].start_ts, timezone.utc))
-                self._note("warning", "gap", f"{self._name(node)}: no {'production' if production else 'energy'} "
-                           f"data from {start} to {end} (lost from the circle's log)", node.mac)
+            if (
+                prev is not None
+                and ivs[0].start_ts - prev >= 60
+                and not store.db.execute(
+                    "SELECT 1 FROM energy WHERE mac=? AND production=? AND end_ts>? AND end_ts<?",
+                    (node.mac, int(production), prev, ivs[0].end_ts),
+                ).fetchone()
+            ):
+                start, end = (
+                    units.iso(datetime.fromtimestamp(prev, UTC)),
+                    units.iso(datetime.fromtimestamp(ivs[0].start_ts, UTC)),
+                )
+                self._note(
+                    "warning",
+                    "gap",
+                    f"{self._name(node)}: no {'production' if production else 'energy'} "
+                    f"data from {start} to {end} (lost from the circle's log)",
+                    node.mac,
+                )
 
     # --- publishing -------------------------------------------------------------------------
 
@@ -876,7 +990,9 @@ class Engine:
         hour_start = int(now.timestamp()) - int(now.timestamp()) % 3600
         for n in self._nodes.values():
             n.today_wh = store.energy_between(n.mac, midnight, hour_start) + n.wh_hour
-            n.today_wh_production = store.energy_between(n.mac, midnight, hour_start, True) + n.wh_hour_production
+            n.today_wh_production = (
+                store.energy_between(n.mac, midnight, hour_start, True) + n.wh_hour_production
+            )
 
     def _name(self, node: _Node) -> str:
         return node.cfg.name if node.cfg and node.cfg.name else node.mac
@@ -887,26 +1003,50 @@ class Engine:
             for n in self._nodes.values():
                 row = self._row(n.mac)
                 cfg = n.cfg
-                cal = n.circle._calibration  # noqa: SLF001 - cached, read only
-                circles.append(E.CircleStatus(
-                    mac=n.mac, name=cfg.name if cfg else "", location=cfg.location if cfg else "",
-                    category=cfg.category if cfg else "", configured=cfg is not None, online=n.online,
-                    relay=n.relay, watts=n.watts if n.online else None, watts_1s=n.watts_1s,
-                    today_wh=n.today_wh, today_wh_production=n.today_wh_production,
-                    schedule=row.schedule or None, schedule_state=row.schedule_state,
-                    schedule_sync=n.schedule_sync, monitor=row.monitor, savelog=row.savelog,
-                    always_on=bool(cfg and cfg.always_on), production=bool(cfg and cfg.production),
-                    log_interval=cfg.log_interval if cfg else 60, last_seen=n.last_seen, pending=n.pending,
-                    node_type=n.info.node_type if n.info else None, model=n.info.model if n.info else None,
-                    hw_version=n.info.hw_version if n.info else None,
-                    fw_version=n.info.fw_version if n.info else None,
-                    log_address=n.info.log_block if n.info else None, clock_drift_s=n.drift,
-                    calibration=(cal.gain_a, cal.gain_b, cal.off_tot, cal.off_noise) if cal else None,
-                    recent_watts=tuple(n.recent), history_done=n.history_done, history_total=n.history_total))
-            snap = E.Snapshot(time=datetime.now(timezone.utc), link=self._link_status(self._stick),
-                              circles=tuple(circles),
-                              manual_switch=self.config.engine.manual_switch,  # type: ignore[arg-type]
-                              node_table=tuple(self._node_table), joining=tuple(sorted(self._joining)))
+                cal = n.circle._calibration
+                circles.append(
+                    E.CircleStatus(
+                        mac=n.mac,
+                        name=cfg.name if cfg else "",
+                        location=cfg.location if cfg else "",
+                        category=cfg.category if cfg else "",
+                        configured=cfg is not None,
+                        online=n.online,
+                        relay=n.relay,
+                        watts=n.watts if n.online else None,
+                        watts_1s=n.watts_1s,
+                        today_wh=n.today_wh,
+                        today_wh_production=n.today_wh_production,
+                        schedule=row.schedule or None,
+                        schedule_state=row.schedule_state,
+                        schedule_sync=n.schedule_sync,
+                        monitor=row.monitor,
+                        savelog=row.savelog,
+                        always_on=bool(cfg and cfg.always_on),
+                        production=bool(cfg and cfg.production),
+                        log_interval=cfg.log_interval if cfg else 60,
+                        last_seen=n.last_seen,
+                        pending=n.pending,
+                        node_type=n.info.node_type if n.info else None,
+                        model=n.info.model if n.info else None,
+                        hw_version=n.info.hw_version if n.info else None,
+                        fw_version=n.info.fw_version if n.info else None,
+                        log_address=n.info.log_block if n.info else None,
+                        clock_drift_s=n.drift,
+                        calibration=(cal.gain_a, cal.gain_b, cal.off_tot, cal.off_noise) if cal else None,
+                        recent_watts=tuple(n.recent),
+                        history_done=n.history_done,
+                        history_total=n.history_total,
+                    )
+                )
+            snap = E.Snapshot(
+                time=datetime.now(UTC),
+                link=self._link_status(self._stick),
+                circles=tuple(circles),
+                manual_switch=self.config.engine.manual_switch,  # type: ignore[arg-type]
+                node_table=tuple(self._node_table),
+                joining=tuple(sorted(self._joining)),
+            )
             self._snapshot = snap
         try:
             write_status(self.status_path, snap, os.getpid())

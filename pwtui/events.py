@@ -23,15 +23,15 @@ class CircleStatus:
     name: str = ""
     location: str = ""
     category: str = ""
-    configured: bool = True          # False: found in the node table only
+    configured: bool = True  # False: found in the node table only
     online: bool = False
     relay: bool | None = None
-    watts: float | None = None        # latest 8 s reading, negative when producing
+    watts: float | None = None  # latest 8 s reading, negative when producing
     watts_1s: float | None = None
-    today_wh: float = 0.0             # consumption since local midnight
+    today_wh: float = 0.0  # consumption since local midnight
     today_wh_production: float = 0.0  # production since local midnight (>= 0)
-    schedule: str | None = None       # name of the assigned schedule
-    schedule_state: bool = False      # schedule enabled
+    schedule: str | None = None  # name of the assigned schedule
+    schedule_state: bool = False  # schedule enabled
     schedule_sync: str | None = None  # "pending", "done", "failed" (upload state by CRC)
     monitor: bool = True
     savelog: bool = True
@@ -39,16 +39,16 @@ class CircleStatus:
     production: bool = False
     log_interval: int = 60
     last_seen: datetime | None = None
-    pending: str | None = None        # e.g. "switching off" while a command runs
+    pending: str | None = None  # e.g. "switching off" while a command runs
     node_type: str | None = None
     model: str | None = None
     hw_version: str | None = None
     fw_version: datetime | None = None
-    log_address: int | None = None    # current log block
+    log_address: int | None = None  # current log block
     clock_drift_s: float | None = None
     calibration: tuple[float, float, float, float] | None = None
     recent_watts: tuple[float, ...] = ()  # last minutes, oldest first, for sparklines
-    history_done: int = 0             # log blocks caught up / to catch up
+    history_done: int = 0  # log blocks caught up / to catch up
     history_total: int = 0
 
 
@@ -61,7 +61,7 @@ class LinkStatus:
     network_online: bool = False
     last_frame: datetime | None = None
     errors: int = 0
-    attached_pid: int | None = None   # set when the console attaches to a headless engine
+    attached_pid: int | None = None  # set when the console attaches to a headless engine
 
 
 @dataclass(frozen=True)
@@ -72,8 +72,8 @@ class Snapshot:
     link: LinkStatus
     circles: tuple[CircleStatus, ...] = ()
     manual_switch: Literal["keep_schedule", "disable_schedule"] = "keep_schedule"
-    node_table: tuple[tuple[int, str], ...] = ()   # (index, mac) of the Circle+ table
-    joining: tuple[str, ...] = ()                  # MACs advertising to join
+    node_table: tuple[tuple[int, str], ...] = ()  # (index, mac) of the Circle+ table
+    joining: tuple[str, ...] = ()  # MACs advertising to join
 
     def circle(self, mac: str) -> CircleStatus | None:
         for c in self.circles:
@@ -106,7 +106,7 @@ class EngineLog:
 
     time: datetime
     level: Literal["debug", "info", "warning", "error"]
-    kind: str                         # e.g. "switch", "offline", "schedule", "clock", "config"
+    kind: str  # e.g. "switch", "offline", "schedule", "clock", "config"
     message: str
     mac: str | None = None
 

@@ -10,8 +10,7 @@ from __future__ import annotations
 import argparse
 import csv
 import sys
-from datetime import datetime, timezone
-
+from datetime import UTC, datetime
 
 from protocol import units
 
@@ -29,12 +28,12 @@ def parse_when(text: str | None, flag: str) -> int | None:
     except ValueError:
         raise UsageError(f"{flag}: {text!r} is not a date (YYYY-MM-DD) or ISO datetime") from None
     if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)
+        when = when.replace(tzinfo=UTC)
     return int(when.timestamp())
 
 
 def _iso(ts: int) -> str:
-    return units.iso(datetime.fromtimestamp(ts, timezone.utc)) or ""
+    return units.iso(datetime.fromtimestamp(ts, UTC)) or ""
 
 
 def main(args: argparse.Namespace) -> int:
@@ -58,8 +57,17 @@ def main(args: argparse.Namespace) -> int:
             for iv in store.intervals(macs or None, start, end):
                 if start is not None and iv.start_ts < start:
                     continue
-                out.writerow([iv.mac, names.get(iv.mac, ""), _iso(iv.start_ts), _iso(iv.end_ts),
-                              f"{iv.wh:.4f}", f"{iv.watts:.3f}", "true" if iv.production else "false"])
+                out.writerow(
+                    [
+                        iv.mac,
+                        names.get(iv.mac, ""),
+                        _iso(iv.start_ts),
+                        _iso(iv.end_ts),
+                        f"{iv.wh:.4f}",
+                        f"{iv.watts:.3f}",
+                        "true" if iv.production else "false",
+                    ]
+                )
         else:
             out.writerow(["mac", "name", "time", "watts"])
             for mac, ts, watts in store.power_samples(macs or None, start, end):
@@ -67,4 +75,3 @@ def main(args: argparse.Namespace) -> int:
     finally:
         store.close()
     return 0
-

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from . import events as E
 from .cli import UsageError
-from .config import ConfigError, Config, find_config, load_config, parse_config
+from .config import Config, ConfigError, find_config, load_config, parse_config
 from .engine import Engine
 from .lock import LockHeld, acquire
 
@@ -34,8 +34,12 @@ def resolve_config(args: argparse.Namespace) -> Config:
 
 def _log_event(event: E.Event) -> None:
     if isinstance(event, E.EngineLog):
-        level = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING,
-                 "error": logging.ERROR}[event.level]
+        level = {
+            "debug": logging.DEBUG,
+            "info": logging.INFO,
+            "warning": logging.WARNING,
+            "error": logging.ERROR,
+        }[event.level]
         log.log(level, "%s: %s", event.kind, event.message)
     elif isinstance(event, E.CommandResult):
         log.info("command %d: %s", event.command_id, event.message)
@@ -47,8 +51,11 @@ def _log_event(event: E.Event) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    logging.basicConfig(level=getattr(logging, args.log_level, logging.INFO),
-                        format="%(asctime)s %(levelname)-7s %(message)s", stream=sys.stderr)
+    logging.basicConfig(
+        level=getattr(logging, args.log_level, logging.INFO),
+        format="%(asctime)s %(levelname)-7s %(message)s",
+        stream=sys.stderr,
+    )
     cfg = resolve_config(args)
     try:
         lock = acquire(cfg.paths.data)
@@ -56,7 +63,9 @@ def main(args: argparse.Namespace) -> int:
         print(f"pwtui: {exc}", file=sys.stderr)
         return 1
     except OSError as exc:
-        print(f"pwtui: cannot create the data folder {cfg.paths.data}: {exc.strerror or exc}", file=sys.stderr)
+        print(
+            f"pwtui: cannot create the data folder {cfg.paths.data}: {exc.strerror or exc}", file=sys.stderr
+        )
         return 1
     stop = threading.Event()
 

@@ -63,17 +63,20 @@ class Importer:
                 self._circle(entry, f"pw-conf.json entry {i}")
         elif (f / "plugwise.cfg").exists():
             text = (f / "plugwise.cfg").read_text(encoding="utf-8")
-            rows = [[c.strip() for c in r] for r in csv.reader(io.StringIO(text)) if any(c.strip() for c in r)]
+            rows = [
+                [c.strip() for c in r] for r in csv.reader(io.StringIO(text)) if any(c.strip() for c in r)
+            ]
             if rows:
                 header = [h.lower() for h in rows[0]]
                 for n, r in enumerate(rows[1:], 2):
-                    self._circle(dict(zip(header, r)), f"plugwise.cfg line {n}")
+                    self._circle(dict(zip(header, r, strict=False)), f"plugwise.cfg line {n}")
         else:
             self.note("no pw-conf.json or plugwise.cfg: no circles configured")
         if (f / "schedule.csv").exists():
             try:
-                self.schedules.update(parse_schedules((f / "schedule.csv").read_text(encoding="utf-8"),
-                                                      str(f / "schedule.csv")))
+                self.schedules.update(
+                    parse_schedules((f / "schedule.csv").read_text(encoding="utf-8"), str(f / "schedule.csv"))
+                )
             except ScheduleFileError as exc:
                 self.note(f"{exc}; schedule.csv not carried over")
         for path in sorted((f / "schedules").glob("*.json")) if (f / "schedules").is_dir() else []:
@@ -85,9 +88,13 @@ class Importer:
                 continue
             name = path.stem
             if data.get("name") and data["name"] != name:
-                self.note(f"{path}: schedule {data['name']!r} is imported as {name!r} (its file name, which "
-                          f"pw-control.json refers to)")
-            self.schedules[name] = NamedSchedule(name, week, {"Type": "", "Parameters": data.get("description", "")})
+                self.note(
+                    f"{path}: schedule {data['name']!r} is imported as {name!r} (its file name, which "
+                    f"pw-control.json refers to)"
+                )
+            self.schedules[name] = NamedSchedule(
+                name, week, {"Type": "", "Parameters": data.get("description", "")}
+            )
         if (f / "pw-control.json").exists():
             data = self._json("pw-control.json")
             if data.get("log_comm") == "yes":
@@ -96,16 +103,20 @@ class Importer:
                 self._control(d, f"pw-control.json entry {i}")
         elif (f / "plugwise_control.csv").exists():
             try:
-                self.control = parse_control((f / "plugwise_control.csv").read_text(encoding="utf-8"),
-                                             str(f / "plugwise_control.csv"))
+                self.control = parse_control(
+                    (f / "plugwise_control.csv").read_text(encoding="utf-8"), str(f / "plugwise_control.csv")
+                )
             except ControlFileError as exc:
                 self.note(f"{exc}; control file not carried over")
         for row in self.control:
             if row.schedule and row.schedule not in self.schedules:
                 self.note(f"control: {row.mac} refers to unknown schedule {row.schedule!r}; cleared")
-        self.control = [r if not r.schedule or r.schedule in self.schedules else
-                        ControlRow(r.mac, r.name, r.savelog, r.monitor, r.switch_state, False, "")
-                        for r in self.control]
+        self.control = [
+            r
+            if not r.schedule or r.schedule in self.schedules
+            else ControlRow(r.mac, r.name, r.savelog, r.monitor, r.switch_state, False, "")
+            for r in self.control
+        ]
 
     def _circle(self, e: dict[str, Any], where: str) -> None:
         mac = str(e.get("mac", "")).strip()
@@ -121,11 +132,17 @@ class Importer:
             self.note(f"{where}: loginterval {interval} outside 1…60; 60 used")
             interval = 60
         truthy = {"true", "yes", "1", "on"}
-        self.circles.append({
-            "mac": mac.upper(), "name": str(e.get("name", "")).strip(), "location": str(e.get("location", "")).strip(),
-            "category": str(e.get("category", "")).strip(), "log_interval": interval,
-            "production": str(e.get("production", "")).strip().lower() in truthy,
-            "always_on": str(e.get("always_on", "")).strip().lower() in truthy})
+        self.circles.append(
+            {
+                "mac": mac.upper(),
+                "name": str(e.get("name", "")).strip(),
+                "location": str(e.get("location", "")).strip(),
+                "category": str(e.get("category", "")).strip(),
+                "log_interval": interval,
+                "production": str(e.get("production", "")).strip().lower() in truthy,
+                "always_on": str(e.get("always_on", "")).strip().lower() in truthy,
+            }
+        )
 
     def _control(self, d: dict[str, Any], where: str) -> None:
         mac = str(d.get("mac", "")).upper()
@@ -134,25 +151,54 @@ class Importer:
             return
         sched = str(d.get("schedule", ""))
         if sched.startswith(PW2PY_PREFIX):
-            sched = sched[len(PW2PY_PREFIX):]
-        self.control.append(ControlRow(mac=mac, name=str(d.get("name", "")), savelog=d.get("savelog") == "yes",
-                                       monitor=d.get("monitor") == "yes", switch_state=d.get("switch_state") != "off",
-                                       schedule_state=d.get("schedule_state") == "on", schedule=sched))
+            sched = sched[len(PW2PY_PREFIX) :]
+        self.control.append(
+            ControlRow(
+                mac=mac,
+                name=str(d.get("name", "")),
+                savelog=d.get("savelog") == "yes",
+                monitor=d.get("monitor") == "yes",
+                switch_state=d.get("switch_state") != "off",
+                schedule_state=d.get("schedule_state") == "on",
+                schedule=sched,
+            )
+        )
 
     def toml(self) -> str:
         def s(v: str) -> str:
             return json.dumps(v, ensure_ascii=False)
-        lines = ["# Imported from a Plugwise-2-py folder by pwtui import-legacy.", "",
-                 "[stick]", f"port = {s(self.port)}", "", "[paths]", 'data = "data"',
-                 'control = "plugwise_control.csv"', 'schedules = "schedule.csv"', "",
-                 "[logging]", "power_interval = 10",
-                 "legacy_files = true   # keep writing Plugwise-2-py style logs for existing scripts", "",
-                 "[engine]", 'manual_switch = "disable_schedule"   # as Plugwise-2-py did', ""]
+
+        lines = [
+            "# Imported from a Plugwise-2-py folder by pwtui import-legacy.",
+            "",
+            "[stick]",
+            f"port = {s(self.port)}",
+            "",
+            "[paths]",
+            'data = "data"',
+            'control = "plugwise_control.csv"',
+            'schedules = "schedule.csv"',
+            "",
+            "[logging]",
+            "power_interval = 10",
+            "legacy_files = true   # keep writing Plugwise-2-py style logs for existing scripts",
+            "",
+            "[engine]",
+            'manual_switch = "disable_schedule"   # as Plugwise-2-py did',
+            "",
+        ]
         for c in self.circles:
-            lines += ["[[circle]]", f"mac = {s(c['mac'])}", f"name = {s(c['name'])}",
-                      f"location = {s(c['location'])}", f"category = {s(c['category'])}",
-                      f"log_interval = {c['log_interval']}", f"production = {str(c['production']).lower()}",
-                      f"always_on = {str(c['always_on']).lower()}", ""]
+            lines += [
+                "[[circle]]",
+                f"mac = {s(c['mac'])}",
+                f"name = {s(c['name'])}",
+                f"location = {s(c['location'])}",
+                f"category = {s(c['category'])}",
+                f"log_interval = {c['log_interval']}",
+                f"production = {str(c['production']).lower()}",
+                f"always_on = {str(c['always_on']).lower()}",
+                "",
+            ]
         return "\n".join(lines)
 
 
@@ -176,8 +222,10 @@ def main(args: argparse.Namespace) -> int:
     for path, text in files.items():
         write_atomic(path, text)
         print(f"wrote {path}", file=sys.stderr)
-    print(f"imported {len(imp.circles)} circles, {len(imp.control)} control rows, {len(imp.schedules)} schedules",
-          file=sys.stderr)
+    print(
+        f"imported {len(imp.circles)} circles, {len(imp.control)} control rows, {len(imp.schedules)} schedules",
+        file=sys.stderr,
+    )
     for n in imp.notes:
         print(f"not carried over: {n}", file=sys.stderr)
     return 0

@@ -11,9 +11,9 @@ Only intervals new to the store are appended, so re-reads never duplicate a line
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 from pathlib import Path
-from typing import Iterable
 
 from .atomic import write_atomic
 from .store import Interval
@@ -45,4 +45,6 @@ class LegacyLogs:
             name = f"pw-{iv.mac}.log" if minutes >= 60 else f"pw-{end.date().isoformat()}-{iv.mac}.log"
             sign = -1.0 if iv.production else 1.0
             with open(folder / name, "a", encoding="ascii") as fh:
-                fh.write(f"{end.strftime('%Y-%m-%d %H:%M:%S')}, {sign * iv.watts:15.4f}, {sign * iv.wh:15.4f}\n")
+                fh.write(
+                    f"{end.strftime('%Y-%m-%d %H:%M:%S')}, {sign * iv.watts:15.4f}, {sign * iv.wh:15.4f}\n"
+                )

@@ -10,8 +10,9 @@ import argparse
 import json
 import re
 import sys
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from protocol import units
 from protocol.circle import Circle, CirclePlus, poll_power
@@ -101,9 +102,16 @@ def main(args: argparse.Namespace) -> int:
                     print(f"pwtui: {r}", file=sys.stderr)
                     failed = True
                     continue
-                _emit({"mac": m, "watts_1s": _round(r.watts_1s), "watts_8s": _round(r.watts_8s),
-                       "wh_hour": _round(r.wh_hour), "wh_hour_production": _round(r.wh_hour_production),
-                       "time": units.iso(r.time)})
+                _emit(
+                    {
+                        "mac": m,
+                        "watts_1s": _round(r.watts_1s),
+                        "watts_8s": _round(r.watts_8s),
+                        "wh_hour": _round(r.wh_hour),
+                        "wh_hour_production": _round(r.wh_hour_production),
+                        "time": units.iso(r.time),
+                    }
+                )
         elif cmd == "switch":
             assert mac
             circle = Circle(stick, mac)
@@ -118,8 +126,16 @@ def main(args: argparse.Namespace) -> int:
             if args.sync:
                 circle.set_clock()
             c = circle.clock()
-            _emit({"mac": mac, "circle_time": units.iso(c.circle_time), "host_time": units.iso(c.host_time),
-                   "drift_s": round(c.drift_s, 1), "schedule_crc": c.schedule_crc, "synced": bool(args.sync)})
+            _emit(
+                {
+                    "mac": mac,
+                    "circle_time": units.iso(c.circle_time),
+                    "host_time": units.iso(c.host_time),
+                    "drift_s": round(c.drift_s, 1),
+                    "schedule_crc": c.schedule_crc,
+                    "synced": bool(args.sync),
+                }
+            )
         elif cmd == "history":
             assert mac
             circle = Circle(stick, mac, intervals.get(mac, 60))
@@ -127,9 +143,18 @@ def main(args: argparse.Namespace) -> int:
             to = last if last is not None else current
             frm = first if first is not None else max(0, to - 3) if to >= 3 else (to - 3) % units.LOG_BLOCKS
             for r in circle.log_range(frm, to, Priority.USER):
-                _emit({"mac": mac, "block": r.block, "slot": r.slot, "end": units.iso(r.end),
-                       "minutes": r.minutes, "wh": round(r.wh, 4), "watts": round(r.watts, 3),
-                       "production": r.production})
+                _emit(
+                    {
+                        "mac": mac,
+                        "block": r.block,
+                        "slot": r.slot,
+                        "end": units.iso(r.end),
+                        "minutes": r.minutes,
+                        "wh": round(r.wh, 4),
+                        "watts": round(r.watts, 3),
+                        "production": r.production,
+                    }
+                )
     except NodeTimeout as exc:
         raise DeviceError(str(exc)) from None
     except PlugwiseError as exc:
@@ -148,8 +173,12 @@ def _cplus(stick: Stick) -> str:
 def _scan(stick: Stick) -> Iterator[dict[str, Any]]:
     info = stick.info
     assert info is not None
-    yield {"kind": "stick", "mac": info.mac, "network_online": info.network_online,
-           "circle_plus_mac": info.circle_plus_mac}
+    yield {
+        "kind": "stick",
+        "mac": info.mac,
+        "network_online": info.network_online,
+        "circle_plus_mac": info.circle_plus_mac,
+    }
     if not info.circle_plus_mac:
         return
     yield {"kind": "circle+", "mac": info.circle_plus_mac}
@@ -159,9 +188,18 @@ def _scan(stick: Stick) -> Iterator[dict[str, Any]]:
 
 def _info(circle: Circle) -> dict[str, Any]:
     i = circle.info()
-    return {"mac": i.mac, "node_type": i.node_type, "datetime": units.iso(i.datetime),
-            "log_address": i.log_block, "log_slot": i.log_address.slot, "relay": i.relay, "hz": i.hz,
-            "hw_version": i.hw_version, "model": i.model, "fw_version": i.fw_version.date().isoformat()}
+    return {
+        "mac": i.mac,
+        "node_type": i.node_type,
+        "datetime": units.iso(i.datetime),
+        "log_address": i.log_block,
+        "log_slot": i.log_address.slot,
+        "relay": i.relay,
+        "hz": i.hz,
+        "hw_version": i.hw_version,
+        "model": i.model,
+        "fw_version": i.fw_version.date().isoformat(),
+    }
 
 
 def _round(v: float | None) -> float | None:

@@ -16,10 +16,10 @@ FORMATS = {"hour": "%Y-%m-%d %H:00", "day": "%Y-%m-%d", "month": "%Y-%m"}
 
 @dataclass(frozen=True)
 class Bucket:
-    label: str          # local time, e.g. "2026-11-24 13:00", "2026-11-24", "2026-11"
+    label: str  # local time, e.g. "2026-11-24 13:00", "2026-11-24", "2026-11"
     consumption_wh: float
     production_wh: float
-    seconds: int        # logged time in the bucket (for average watts)
+    seconds: int  # logged time in the bucket (for average watts)
 
     @property
     def watts(self) -> float:
@@ -38,8 +38,9 @@ def _mac_filter(macs: list[str] | None) -> tuple[str, list[str]]:
     return f" AND mac IN ({','.join('?' * len(macs))})", list(macs)
 
 
-def energy_buckets(db: sqlite3.Connection, start_ts: int, end_ts: int, bucket: str,
-                   macs: list[str] | None = None) -> list[Bucket]:
+def energy_buckets(
+    db: sqlite3.Connection, start_ts: int, end_ts: int, bucket: str, macs: list[str] | None = None
+) -> list[Bucket]:
     fmt = FORMATS[bucket]
     where, args = _mac_filter(macs)
     rows = db.execute(
@@ -48,24 +49,29 @@ def energy_buckets(db: sqlite3.Connection, start_ts: int, end_ts: int, bucket: s
         "COALESCE(SUM(CASE WHEN production = 1 THEN wh END), 0), "
         "COALESCE(SUM(CASE WHEN production = 0 THEN end_ts - start_ts END), 0) "
         f"FROM energy WHERE end_ts > ? AND end_ts <= ?{where} GROUP BY b ORDER BY b",
-        [start_ts, end_ts, *args]).fetchall()
+        [start_ts, end_ts, *args],
+    ).fetchall()
     return [Bucket(r[0], r[1], r[2], r[3]) for r in rows]
 
 
-def power_series(db: sqlite3.Connection, start_ts: int, end_ts: int, points: int,
-                 macs: list[str] | None = None) -> list[tuple[int, float]]:
+def power_series(
+    db: sqlite3.Connection, start_ts: int, end_ts: int, points: int, macs: list[str] | None = None
+) -> list[tuple[int, float]]:
     """Average power in `points` equal steps (sum over circles when several)."""
     step = max(10, (end_ts - start_ts) // max(1, points))
     where, args = _mac_filter(macs)
     rows = db.execute(
         "SELECT k, SUM(w) FROM (SELECT mac, (ts - ?) / ? AS k, AVG(watts) AS w FROM power "
         f"WHERE ts >= ? AND ts < ?{where} GROUP BY mac, k) GROUP BY k ORDER BY k",
-        [start_ts, step, start_ts, end_ts, *args]).fetchall()
+        [start_ts, step, start_ts, end_ts, *args],
+    ).fetchall()
     return [(start_ts + int(k) * step, float(w)) for k, w in rows]
 
 
-def intervals(db: sqlite3.Connection, start_ts: int, end_ts: int, macs: list[str] | None = None):  # noqa: ANN201
+def intervals(db: sqlite3.Connection, start_ts: int, end_ts: int, macs: list[str] | None = None):
     where, args = _mac_filter(macs)
     yield from db.execute(
         f"SELECT mac, start_ts, end_ts, wh, production FROM energy WHERE end_ts > ? AND end_ts <= ?{where} "
-        "ORDER BY end_ts, mac, production", [start_ts, end_ts, *args])
+        "ORDER BY end_ts, mac, production",
+        [start_ts, end_ts, *args],
+    )

@@ -16,8 +16,24 @@ from protocol.schedules import SLOTS_PER_DAY, WeekSchedule
 
 from .atomic import write_atomic
 
-HEADER = ("ID", "Type", "Name", "Status", "CreatedDate", "DeletedDate", "Day_0", "Day_1", "Day_2", "Day_3",
-          "Day_4", "Day_5", "Day_6", "UUID", "Parameters", "ChangedDate")
+HEADER = (
+    "ID",
+    "Type",
+    "Name",
+    "Status",
+    "CreatedDate",
+    "DeletedDate",
+    "Day_0",
+    "Day_1",
+    "Day_2",
+    "Day_3",
+    "Day_4",
+    "Day_5",
+    "Day_6",
+    "UUID",
+    "Parameters",
+    "ChangedDate",
+)
 DAYS = tuple(f"Day_{i}" for i in range(7))
 
 
@@ -46,11 +62,15 @@ def parse_schedules(text: str, source: str = "schedule.csv") -> dict[str, NamedS
                 raise ScheduleFileError(f"{source}, line {line_no}: header lacks {', '.join(missing)}")
             continue
         if len(raw) != len(header):
-            raise ScheduleFileError(f"{source}, line {line_no}: {len(raw)} fields, the header has {len(header)}")
-        val = dict(zip(header, raw))
+            raise ScheduleFileError(
+                f"{source}, line {line_no}: {len(raw)} fields, the header has {len(header)}"
+            )
+        val = dict(zip(header, raw, strict=False))
         name = val["Name"].strip()
         if not name:
-            raise ScheduleFileError(f"{source}, line {line_no}, column {header.index('Name') + 1} (Name): empty")
+            raise ScheduleFileError(
+                f"{source}, line {line_no}, column {header.index('Name') + 1} (Name): empty"
+            )
         if name in out:
             raise ScheduleFileError(f"{source}, line {line_no}: schedule {name!r} appears twice")
         days = []
@@ -66,7 +86,9 @@ def parse_schedules(text: str, source: str = "schedule.csv") -> dict[str, NamedS
                 except ValueError:
                     raise ScheduleFileError(f"{where}, slot {q + 1}: {p!r} is not a number") from None
                 if v < -1 or v > 32767:
-                    raise ScheduleFileError(f"{where}, slot {q + 1}: {v} is not -1 (on), 0 (off) or watts > 0")
+                    raise ScheduleFileError(
+                        f"{where}, slot {q + 1}: {v} is not -1 (on), 0 (off) or watts > 0"
+                    )
                 values.append(v)
             days.append(values)
         extra = {k: v for k, v in val.items() if k not in DAYS}

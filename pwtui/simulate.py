@@ -29,10 +29,15 @@ def main(args: argparse.Namespace) -> int:
     if args.history < 0:
         raise UsageError(f"--history: must be ≥ 0 days, got {args.history}")
     try:
-        net = VirtualNetwork(circles=args.circles, seed=args.seed,
-                             latency_ms=80.0 if args.latency is None else args.latency,
-                             history_days=args.history, speed=args.speed, faults=args.faults,
-                             state_file=args.state)
+        net = VirtualNetwork(
+            circles=args.circles,
+            seed=args.seed,
+            latency_ms=80.0 if args.latency is None else args.latency,
+            history_days=args.history,
+            speed=args.speed,
+            faults=args.faults,
+            state_file=args.state,
+        )
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     stop = threading.Event()
@@ -50,8 +55,12 @@ def main(args: argparse.Namespace) -> int:
     else:
         bridge = PtyBridge(net)
         print(bridge.path, flush=True)
-    print(f"simulating a stick, a Circle+ and {args.circles} circles (seed {args.seed}, "
-          f"speed {args.speed}x, {args.history} days of history); ctrl+c stops", file=sys.stderr, flush=True)
+    print(
+        f"simulating a stick, a Circle+ and {args.circles} circles (seed {args.seed}, "
+        f"speed {args.speed}x, {args.history} days of history); ctrl+c stops",
+        file=sys.stderr,
+        flush=True,
+    )
     try:
         while not stop.wait(5.0 if args.state else 1.0):
             if args.state:

@@ -33,15 +33,29 @@ def to_json(snapshot: Snapshot, pid: int | None = None) -> dict[str, Any]:
         "errors": link.errors,
         "manual_switch": snapshot.manual_switch,
         "circles": [
-            {"mac": c.mac, "name": c.name, "online": c.online, "relay": c.relay,
-             "watts": None if c.watts is None else round(c.watts, 2),
-             "schedule": c.schedule, "schedule_state": c.schedule_state, "last_seen": units.iso(c.last_seen),
-             "location": c.location, "category": c.category, "configured": c.configured,
-             "today_wh": round(c.today_wh, 3), "today_wh_production": round(c.today_wh_production, 3),
-             "monitor": c.monitor, "savelog": c.savelog, "always_on": c.always_on,
-             "schedule_sync": c.schedule_sync, "pending": c.pending,
-             "history_done": c.history_done, "history_total": c.history_total,
-             "recent_watts": [round(w, 1) for w in c.recent_watts[-30:]]}
+            {
+                "mac": c.mac,
+                "name": c.name,
+                "online": c.online,
+                "relay": c.relay,
+                "watts": None if c.watts is None else round(c.watts, 2),
+                "schedule": c.schedule,
+                "schedule_state": c.schedule_state,
+                "last_seen": units.iso(c.last_seen),
+                "location": c.location,
+                "category": c.category,
+                "configured": c.configured,
+                "today_wh": round(c.today_wh, 3),
+                "today_wh_production": round(c.today_wh_production, 3),
+                "monitor": c.monitor,
+                "savelog": c.savelog,
+                "always_on": c.always_on,
+                "schedule_sync": c.schedule_sync,
+                "pending": c.pending,
+                "history_done": c.history_done,
+                "history_total": c.history_total,
+                "recent_watts": [round(w, 1) for w in c.recent_watts[-30:]],
+            }
             for c in snapshot.circles
         ],
         "node_table": [list(e) for e in snapshot.node_table],
@@ -55,23 +69,48 @@ def write_status(path: Path, snapshot: Snapshot, pid: int | None = None) -> None
 
 def read_status(path: Path) -> tuple[Snapshot, int | None]:
     data = json.loads(path.read_text(encoding="utf-8"))
-    link = LinkStatus(port=data.get("port", ""), up=data.get("link") == "up", stick_mac=data.get("stick_mac"),
-                      circle_plus_mac=data.get("circle_plus_mac"), last_frame=_dt(data.get("last_frame")),
-                      errors=int(data.get("errors", 0)), attached_pid=data.get("pid"))
+    link = LinkStatus(
+        port=data.get("port", ""),
+        up=data.get("link") == "up",
+        stick_mac=data.get("stick_mac"),
+        circle_plus_mac=data.get("circle_plus_mac"),
+        last_frame=_dt(data.get("last_frame")),
+        errors=int(data.get("errors", 0)),
+        attached_pid=data.get("pid"),
+    )
     circles = []
     for c in data.get("circles", []):
-        circles.append(CircleStatus(
-            mac=c["mac"], name=c.get("name", ""), location=c.get("location", ""), category=c.get("category", ""),
-            configured=c.get("configured", True), online=bool(c.get("online")), relay=c.get("relay"),
-            watts=c.get("watts"), today_wh=c.get("today_wh", 0.0),
-            today_wh_production=c.get("today_wh_production", 0.0), schedule=c.get("schedule"),
-            schedule_state=bool(c.get("schedule_state")), schedule_sync=c.get("schedule_sync"),
-            monitor=c.get("monitor", True), savelog=c.get("savelog", True), always_on=c.get("always_on", False),
-            last_seen=_dt(c.get("last_seen")), pending=c.get("pending"),
-            history_done=c.get("history_done", 0), history_total=c.get("history_total", 0),
-            recent_watts=tuple(c.get("recent_watts", ()))))
-    snap = Snapshot(time=_dt(data.get("updated")) or datetime.now().astimezone(), link=link,
-                    circles=tuple(circles), manual_switch=data.get("manual_switch", "keep_schedule"),
-                    node_table=tuple((int(i), m) for i, m in data.get("node_table", [])),
-                    joining=tuple(data.get("joining", [])))
+        circles.append(
+            CircleStatus(
+                mac=c["mac"],
+                name=c.get("name", ""),
+                location=c.get("location", ""),
+                category=c.get("category", ""),
+                configured=c.get("configured", True),
+                online=bool(c.get("online")),
+                relay=c.get("relay"),
+                watts=c.get("watts"),
+                today_wh=c.get("today_wh", 0.0),
+                today_wh_production=c.get("today_wh_production", 0.0),
+                schedule=c.get("schedule"),
+                schedule_state=bool(c.get("schedule_state")),
+                schedule_sync=c.get("schedule_sync"),
+                monitor=c.get("monitor", True),
+                savelog=c.get("savelog", True),
+                always_on=c.get("always_on", False),
+                last_seen=_dt(c.get("last_seen")),
+                pending=c.get("pending"),
+                history_done=c.get("history_done", 0),
+                history_total=c.get("history_total", 0),
+                recent_watts=tuple(c.get("recent_watts", ())),
+            )
+        )
+    snap = Snapshot(
+        time=_dt(data.get("updated")) or datetime.now().astimezone(),
+        link=link,
+        circles=tuple(circles),
+        manual_switch=data.get("manual_switch", "keep_schedule"),
+        node_table=tuple((int(i), m) for i, m in data.get("node_table", [])),
+        joining=tuple(data.get("joining", [])),
+    )
     return snap, data.get("pid")

@@ -10,10 +10,11 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any
 
 SCHEMA_VERSION = 1
 DB_NAME = "pwtui.sqlite"
@@ -68,16 +69,20 @@ class Store:
         self.path = Path(path)
         try:
             if readonly:
-                self.db = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, timeout=10,
-                                          check_same_thread=False)
+                self.db = sqlite3.connect(
+                    f"file:{self.path}?mode=ro", uri=True, timeout=10, check_same_thread=False
+                )
             else:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
-                self.db = sqlite3.connect(self.path, timeout=10, check_same_thread=False,
-                                          isolation_level=None)
+                self.db = sqlite3.connect(
+                    self.path, timeout=10, check_same_thread=False, isolation_level=None
+                )
                 self.db.execute("PRAGMA journal_mode=WAL")
                 self.db.execute("PRAGMA synchronous=NORMAL")
                 self.db.executescript(SCHEMA)
-                self.db.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+                self.db.execute(
+                    "INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
+                )
             self.db.execute("PRAGMA busy_timeout=10000")
         except sqlite3.DatabaseError as exc:
             raise StoreError(f"{self.path}: cannot open the database: {exc}") from None
@@ -114,54 +119,85 @@ class Store:
         block may have grown). Returns the intervals that were new."""
         new = []
         for i in intervals:
-            cur = self.db.execute("SELECT 1 FROM energy WHERE mac=? AND production=? AND end_ts=?",
-                                  (i.mac, int(i.production), i.end_ts)).fetchone()
+            cur = self.db.execute(
+                "SELECT 1 FROM energy WHERE mac=? AND production=? AND end_ts=?",
+                (i.mac, int(i.production), i.end_ts),
+            ).fetchone()
             if cur is None:
                 new.append(i)
-            self.db.execute("INSERT OR REPLACE INTO energy VALUES (?, ?, ?, ?, ?, ?)",
-                            (i.mac, i.end_ts, int(i.production), i.start_ts, i.wh, i.block))
+            self.db.execute(
+                "INSERT OR REPLACE INTO energy VALUES (?, ?, ?, ?, ?, ?)",
+                (i.mac, i.end_ts, int(i.production), i.start_ts, i.wh, i.block),
+            )
         return new
 
     def add_event(self, mac: str | None, kind: str, message: str, ts: int | None = None) -> None:
-        self.db.execute("INSERT INTO events (ts, mac, kind, message) VALUES (?, ?, ?, ?)",
-                        (int(ts if ts is not None else time.time()), mac, kind, message))
+        self.db.execute(
+            "INSERT INTO events (ts, mac, kind, message) VALUES (?, ?, ?, ?)",
+            (int(ts if ts is not None else time.time()), mac, kind, message),
+        )
 
-    def set_circle(self, mac: str, *, name: str | None = None, info: dict[str, Any] | None = None,
-                   last_block: int | None = None, last_slot: int | None = None) -> None:
-        row = self.db.execute("SELECT name, info, last_block, last_slot FROM circles WHERE mac=?", (mac,)).fetchone()
+    def set_circle(
+        self,
+        mac: str,
+        *,
+        name: str | None = None,
+        info: dict[str, Any] | None = None,
+        last_block: int | None = None,
+        last_slot: int | None = None,
+    ) -> None:
+        row = self.db.execute(
+            "SELECT name, info, last_block, last_slot FROM circles WHERE mac=?", (mac,)
+        ).fetchone()
         old_name, old_info, old_block, old_slot = row if row else (None, None, None, None)
         merged = json.loads(old_info) if old_info else {}
         if info:
             merged.update(info)
         self.db.execute(
             "INSERT OR REPLACE INTO circles VALUES (?, ?, ?, ?, ?, ?)",
-            (mac, name if name is not None else old_name, json.dumps(merged),
-             last_block if last_block is not None else old_block,
-             last_slot if last_slot is not None else old_slot, int(time.time())))
+            (
+                mac,
+                name if name is not None else old_name,
+                json.dumps(merged),
+                last_block if last_block is not None else old_block,
+                last_slot if last_slot is not None else old_slot,
+                int(time.time()),
+            ),
+        )
 
     # --- reads -------------------------------------------------------------------------
 
     def circle(self, mac: str) -> dict[str, Any] | None:
-        row = self.db.execute("SELECT name, info, last_block, last_slot FROM circles WHERE mac=?", (mac,)).fetchone()
+        row = self.db.execute(
+            "SELECT name, info, last_block, last_slot FROM circles WHERE mac=?", (mac,)
+        ).fetchone()
         if row is None:
             return None
-        return {"name": row[0], "info": json.loads(row[1]) if row[1] else {}, "last_block": row[2],
-                "last_slot": row[3]}
+        return {
+            "name": row[0],
+            "info": json.loads(row[1]) if row[1] else {},
+            "last_block": row[2],
+            "last_slot": row[3],
+        }
 
     def energy_between(self, mac: str, start_ts: int, end_ts: int, production: bool = False) -> float:
         row = self.db.execute(
             "SELECT COALESCE(SUM(wh), 0) FROM energy WHERE mac=? AND production=? AND end_ts>? AND end_ts<=?",
-            (mac, int(production), start_ts, end_ts)).fetchone()
+            (mac, int(production), start_ts, end_ts),
+        ).fetchone()
         return float(row[0])
 
     def last_end_before(self, mac: str, ts: int, production: bool = False) -> int | None:
-        row = self.db.execute("SELECT MAX(end_ts) FROM energy WHERE mac=? AND production=? AND end_ts < ?",
-                              (mac, int(production), ts)).fetchone()
+        row = self.db.execute(
+            "SELECT MAX(end_ts) FROM energy WHERE mac=? AND production=? AND end_ts < ?",
+            (mac, int(production), ts),
+        ).fetchone()
         return row[0] if row and row[0] is not None else None
 
     @staticmethod
-    def _where(macs: list[str] | None, lower: tuple[str, int | None],
-               upper: tuple[str, int | None]) -> tuple[str, list[Any]]:
+    def _where(
+        macs: list[str] | None, lower: tuple[str, int | None], upper: tuple[str, int | None]
+    ) -> tuple[str, list[Any]]:
         """`WHERE …` for an optional set of circles and optional time bounds."""
         q, args = " WHERE 1=1", []  # type: tuple[str, list[Any]]
         if macs:
@@ -173,25 +209,33 @@ class Store:
                 args.append(value)
         return q, args
 
-    def intervals(self, macs: list[str] | None = None, start_ts: int | None = None,
-                  end_ts: int | None = None) -> Iterator[Interval]:
+    def intervals(
+        self, macs: list[str] | None = None, start_ts: int | None = None, end_ts: int | None = None
+    ) -> Iterator[Interval]:
         where, args = self._where(macs, ("end_ts > ?", start_ts), ("start_ts < ?", end_ts))
-        for r in self.db.execute("SELECT mac, start_ts, end_ts, wh, production, block FROM energy"
-                                 f"{where} ORDER BY mac, end_ts, production", args):
+        for r in self.db.execute(
+            "SELECT mac, start_ts, end_ts, wh, production, block FROM energy"
+            f"{where} ORDER BY mac, end_ts, production",
+            args,
+        ):
             yield Interval(r[0], r[1], r[2], r[3], bool(r[4]), r[5])
 
-    def power_samples(self, macs: list[str] | None = None, start_ts: int | None = None,
-                      end_ts: int | None = None) -> Iterator[tuple[str, int, float]]:
+    def power_samples(
+        self, macs: list[str] | None = None, start_ts: int | None = None, end_ts: int | None = None
+    ) -> Iterator[tuple[str, int, float]]:
         where, args = self._where(macs, ("ts >= ?", start_ts), ("ts < ?", end_ts))
         yield from self.db.execute(f"SELECT mac, ts, watts FROM power{where} ORDER BY mac, ts", args)
 
     def events(self, mac: str | None = None, limit: int = 50) -> list[Event]:
         if mac:
-            rows = self.db.execute("SELECT ts, mac, kind, message FROM events WHERE mac=? ORDER BY ts DESC, id DESC "
-                                   "LIMIT ?", (mac, limit)).fetchall()
+            rows = self.db.execute(
+                "SELECT ts, mac, kind, message FROM events WHERE mac=? ORDER BY ts DESC, id DESC LIMIT ?",
+                (mac, limit),
+            ).fetchall()
         else:
-            rows = self.db.execute("SELECT ts, mac, kind, message FROM events ORDER BY ts DESC, id DESC LIMIT ?",
-                                   (limit,)).fetchall()
+            rows = self.db.execute(
+                "SELECT ts, mac, kind, message FROM events ORDER BY ts DESC, id DESC LIMIT ?", (limit,)
+            ).fetchall()
         return [Event(*r) for r in rows]
 
     def count(self, table: str) -> int:

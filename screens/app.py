@@ -9,15 +9,14 @@ import asyncio
 import os
 import signal
 import sys
+from collections.abc import Iterable
+from functools import partial
 from typing import Any
 
 from textual import work
-from functools import partial
-from typing import Iterable
-
 from textual.app import App, SystemCommand
-from textual.screen import Screen
 from textual.binding import Binding
+from textual.screen import Screen
 from textual.signal import Signal
 from textual.worker import Worker, WorkerState, get_current_worker
 
@@ -43,8 +42,11 @@ class PwtuiApp(App[int]):
         self.attach_pid = attach_pid
         self.snapshot: E.Snapshot | None = None
         self.snapshot_signal: Signal[E.Snapshot] = Signal(self, "snapshot")
-        self.engine = engine or (AttachedEngine(config, attach_pid, self._on_engine_event) if attach_pid
-                                 else Engine(config, on_event=self._on_engine_event))
+        self.engine = engine or (
+            AttachedEngine(config, attach_pid, self._on_engine_event)
+            if attach_pid
+            else Engine(config, on_event=self._on_engine_event)
+        )
         self.engine.on_event = self._on_engine_event
         self.results: list[E.CommandResult] = []
         self.sub_title = f"attached to pid {attach_pid}" if attach_pid else config.stick.port
@@ -58,8 +60,11 @@ class PwtuiApp(App[int]):
                 continue
             seen.add(binding.action)
             keys = binding.key.replace(",", " / ")
-            yield SystemCommand(binding.description, f"{binding.tooltip or binding.description} (key: {keys})",
-                                partial(self.call_later, screen.run_action, binding.action))
+            yield SystemCommand(
+                binding.description,
+                f"{binding.tooltip or binding.description} (key: {keys})",
+                partial(self.call_later, screen.run_action, binding.action),
+            )
 
     def on_mount(self) -> None:
         self.push_screen(DashboardScreen())
@@ -109,6 +114,7 @@ class PwtuiApp(App[int]):
             self.notify(ev.message, severity="warning" if ev.level == "warning" else "error", timeout=8)
         elif isinstance(ev, E.LinkChanged) and self.snapshot is not None:
             from dataclasses import replace
+
             self.snapshot = replace(self.snapshot, link=ev.link)
             self.snapshot_signal.publish(self.snapshot)
 
@@ -134,8 +140,11 @@ class PwtuiApp(App[int]):
         except ImportError:
             self.notify("the schedule editor is not part of this build yet", severity="warning")
             return
-        self.push_screen(ScheduleEditorScreen(self.config.paths.schedules, engine=self.engine,
-                                              name=circle.schedule if circle else None))
+        self.push_screen(
+            ScheduleEditorScreen(
+                self.config.paths.schedules, engine=self.engine, name=circle.schedule if circle else None
+            )
+        )
 
     def open_logs(self, circle: E.CircleStatus | None) -> None:
         try:
@@ -144,8 +153,11 @@ class PwtuiApp(App[int]):
             self.notify("the log browser is not part of this build yet", severity="warning")
             return
         circles = [(c.mac, c.name or c.mac) for c in (self.snapshot.circles if self.snapshot else ())]
-        self.push_screen(LogBrowserScreen(self.config.paths.data / "pwtui.sqlite", circles=circles,
-                                          mac=circle.mac if circle else None))
+        self.push_screen(
+            LogBrowserScreen(
+                self.config.paths.data / "pwtui.sqlite", circles=circles, mac=circle.mac if circle else None
+            )
+        )
 
 
 def main(args: argparse.Namespace) -> int:
@@ -160,7 +172,10 @@ def main(args: argparse.Namespace) -> int:
         except LockHeld as exc:
             pid = exc.pid
         except OSError as exc:
-            print(f"pwtui: cannot create the data folder {cfg.paths.data}: {exc.strerror or exc}", file=sys.stderr)
+            print(
+                f"pwtui: cannot create the data folder {cfg.paths.data}: {exc.strerror or exc}",
+                file=sys.stderr,
+            )
             return 1
     if not sys.stdout.isatty() and not sys.stdin.isatty():
         print("pwtui: the console needs a terminal; use --headless for the logger", file=sys.stderr)
@@ -174,6 +189,3 @@ def main(args: argparse.Namespace) -> int:
         if lock:
             lock.release()
     return 0
-
-
-

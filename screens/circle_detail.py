@@ -19,8 +19,10 @@ if TYPE_CHECKING:
 
 
 class CircleDetailScreen(Screen):
-    BINDINGS = [Binding("escape,q", "app.pop_screen", "Back", id="detail_back"),
-                Binding("k", "sync_clock", "Set clock", id="sync_clock")]
+    BINDINGS = [
+        Binding("escape,q", "app.pop_screen", "Back", id="detail_back"),
+        Binding("k", "sync_clock", "Set clock", id="sync_clock"),
+    ]
 
     def __init__(self, mac: str) -> None:
         super().__init__()
@@ -48,16 +50,28 @@ class CircleDetailScreen(Screen):
         t.add_column()
         cal = ", ".join(f"{v:.6g}" for v in c.calibration) if c.calibration else "—"
         rows = [
-            ("Name", c.name or "(not in the config)"), ("MAC", c.mac), ("Location", c.location or "—"),
-            ("Category", c.category or "—"), ("Type", c.node_type or "—"), ("Model", c.model or "—"),
-            ("Hardware", c.hw_version or "—"), ("Firmware", units.iso(c.fw_version) or "—"),
+            ("Name", c.name or "(not in the config)"),
+            ("MAC", c.mac),
+            ("Location", c.location or "—"),
+            ("Category", c.category or "—"),
+            ("Type", c.node_type or "—"),
+            ("Model", c.model or "—"),
+            ("Hardware", c.hw_version or "—"),
+            ("Firmware", units.iso(c.fw_version) or "—"),
             ("State", ("online" if c.online else "offline") + (", relay on" if c.relay else ", relay off")),
             ("Power", "—" if c.watts is None else f"{c.watts:.1f} W (1 s: {c.watts_1s or 0:.1f} W)"),
             ("Today", f"{c.today_wh / 1000:.3f} kWh used, {c.today_wh_production / 1000:.3f} kWh produced"),
-            ("Log", f"block {c.log_address}, every {c.log_interval} min" + (", production logged" if c.production else "")),
+            (
+                "Log",
+                f"block {c.log_address}, every {c.log_interval} min"
+                + (", production logged" if c.production else ""),
+            ),
             ("History", f"{c.history_done}/{c.history_total} blocks read"),
-            ("Schedule", f"{c.schedule or '—'} ({'on' if c.schedule_state else 'off'}"
-                         f"{', ' + c.schedule_sync if c.schedule_sync else ''})"),
+            (
+                "Schedule",
+                f"{c.schedule or '—'} ({'on' if c.schedule_state else 'off'}"
+                f"{', ' + c.schedule_sync if c.schedule_sync else ''})",
+            ),
             ("Always on", "yes" if c.always_on else "no"),
             ("Calibration", cal),
             ("Clock drift", "—" if c.clock_drift_s is None else f"{c.clock_drift_s:+.0f} s"),
@@ -75,10 +89,11 @@ class CircleDetailScreen(Screen):
             store = Store(path, readonly=True)
             for ev in store.events(self.mac, limit=12):
                 from datetime import datetime
+
                 when = datetime.fromtimestamp(ev.ts).strftime("%Y-%m-%d %H:%M:%S")
                 lines.append(f"{when}  {ev.kind:9} {ev.message}")
             store.close()
-        except (StoreError, Exception) as exc:  # noqa: BLE001 - a missing store is not fatal here
+        except (StoreError, Exception) as exc:
             lines.append(f"(no events: {exc})")
         self.query_one("#events", Static).update("\n".join(lines))
 

@@ -10,8 +10,10 @@ from textual.widgets import Static
 
 
 class ConfirmScreen(ModalScreen[bool]):
-    BINDINGS = [Binding("y", "answer(True)", "Yes", id="confirm_yes"),
-                Binding("n,escape", "answer(False)", "No", id="confirm_no")]
+    BINDINGS = [
+        Binding("y", "answer(True)", "Yes", id="confirm_yes"),
+        Binding("n,escape", "answer(False)", "No", id="confirm_no"),
+    ]
 
     def __init__(self, question: str) -> None:
         super().__init__()

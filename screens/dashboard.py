@@ -19,8 +19,16 @@ if TYPE_CHECKING:
 
 BARS = " ▁▂▃▄▅▆▇█"
 # widths fit 80 columns with the table's cell padding (usable over SSH at 80×24)
-COLUMNS = (("name", "Circle", 13), ("location", "Where", 7), ("online", "Link", 7), ("relay", "Relay", 5),
-           ("schedule", "Schedule", 10), ("watts", "Watts", 8), ("today", "kWh", 7), ("trend", "Trend", 5))
+COLUMNS = (
+    ("name", "Circle", 13),
+    ("location", "Where", 7),
+    ("online", "Link", 7),
+    ("relay", "Relay", 5),
+    ("schedule", "Schedule", 10),
+    ("watts", "Watts", 8),
+    ("today", "kWh", 7),
+    ("trend", "Trend", 5),
+)
 
 
 def sparkline(values: tuple[float, ...], width: int = 5) -> str:
@@ -28,7 +36,7 @@ def sparkline(values: tuple[float, ...], width: int = 5) -> str:
     if not vals:
         return ""
     top = max(vals) or 1.0
-    return "".join(BARS[min(8, int(round(v / top * 8)))] for v in vals)
+    return "".join(BARS[min(8, round(v / top * 8))] for v in vals)
 
 
 def fmt_watts(w: float | None, online: bool) -> Text:
@@ -87,7 +95,9 @@ class ChooseSchedule(ModalScreen[str | None]):
 
 class DashboardScreen(Screen):
     BINDINGS = [
-        Binding("space", "toggle_relay", "Switch", id="toggle_relay", tooltip="Switch the selected circle on/off"),
+        Binding(
+            "space", "toggle_relay", "Switch", id="toggle_relay", tooltip="Switch the selected circle on/off"
+        ),
         Binding("e", "toggle_schedule", "Schedule on/off", id="toggle_schedule"),
         Binding("c", "choose_schedule", "Choose schedule", id="choose_schedule"),
         Binding("enter", "detail", "Details", id="detail"),
@@ -104,7 +114,7 @@ class DashboardScreen(Screen):
         self._pending: dict[str, str] = {}
 
     @property
-    def papp(self) -> "PwtuiApp":
+    def papp(self) -> PwtuiApp:
         return self.app  # type: ignore[return-value]
 
     def compose(self) -> ComposeResult:
@@ -153,8 +163,9 @@ class DashboardScreen(Screen):
                     cells = row_cells(c, self._pending.get(c.mac))
                     old = self._rows[c.mac]
                     for key, value in cells.items():
-                        if str(old.get(key)) != str(value) or getattr(old.get(key), "style", None) != \
-                                getattr(value, "style", None):
+                        if str(old.get(key)) != str(value) or getattr(old.get(key), "style", None) != getattr(
+                            value, "style", None
+                        ):
                             table.update_cell(c.mac, key, value)
                     self._rows[c.mac] = cells
             self.query_one("#totals", Static).update(self._totals(snap))
@@ -188,8 +199,10 @@ class DashboardScreen(Screen):
             age = (snap.time - link.last_frame).total_seconds()
             t.append(f"  last frame {max(0.0, age):.0f} s ago")
         t.append(f"  errors {link.errors}")
-        t.append(f"  manual switch: {'keeps schedule' if snap.manual_switch == 'keep_schedule' else 'disables schedule'}",
-                 style="dim")
+        t.append(
+            f"  manual switch: {'keeps schedule' if snap.manual_switch == 'keep_schedule' else 'disables schedule'}",
+            style="dim",
+        )
         return t
 
     def mark_pending(self, mac: str, text: str | None) -> None:
@@ -241,12 +254,14 @@ class DashboardScreen(Screen):
         def chosen(name: str | None) -> None:
             if name is not None:
                 self.papp.send(E.AssignSchedule(c.mac, name or None))
+
         self.app.push_screen(ChooseSchedule(names, c.schedule), chosen)
 
     def action_detail(self) -> None:
         c = self.selected()
         if c is not None:
             from .circle_detail import CircleDetailScreen
+
             self.app.push_screen(CircleDetailScreen(c.mac))
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
@@ -254,6 +269,7 @@ class DashboardScreen(Screen):
 
     def action_network(self) -> None:
         from .network import NetworkScreen
+
         self.app.push_screen(NetworkScreen())
 
     def action_schedules(self) -> None:
@@ -264,6 +280,7 @@ class DashboardScreen(Screen):
 
     def action_help(self) -> None:
         from .help import HelpScreen
+
         self.app.push_screen(HelpScreen())
 
     async def action_quit(self) -> None:

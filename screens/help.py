@@ -10,16 +10,32 @@ from textual.screen import Screen
 from textual.widgets import Footer, Header, Static
 
 SCREENS = [
-    ("Dashboard", "dashboard", "DashboardScreen",
-     "Every circle with its live power, relay, schedule and today's energy; rows update each cycle."),
-    ("Circle detail", "circle_detail", "CircleDetailScreen",
-     "Type, model, firmware, calibration, log position, clock drift and recent events of one circle."),
+    (
+        "Dashboard",
+        "dashboard",
+        "DashboardScreen",
+        "Every circle with its live power, relay, schedule and today's energy; rows update each cycle.",
+    ),
+    (
+        "Circle detail",
+        "circle_detail",
+        "CircleDetailScreen",
+        "Type, model, firmware, calibration, log position, clock drift and recent events of one circle.",
+    ),
     ("Network", "network", "NetworkScreen", "The Circle+ node table; accept joining circles, remove nodes."),
-    ("Schedule editor", "schedule_editor", "ScheduleEditorScreen",
-     "A week of quarter hours in local time; mark ranges (shift+arrows or m), set on/off/standby, copy days."),
+    (
+        "Schedule editor",
+        "schedule_editor",
+        "ScheduleEditorScreen",
+        "A week of quarter hours in local time; mark ranges (shift+arrows or m), set on/off/standby, copy days.",
+    ),
     ("Week grid", "widgets.week_grid", "WeekGrid", "Moving and marking inside the schedule grid."),
-    ("Log browser", "log_browser", "LogBrowserScreen",
-     "Energy per hour/day/month for one circle or all, production apart, a day of power samples."),
+    (
+        "Log browser",
+        "log_browser",
+        "LogBrowserScreen",
+        "Energy per hour/day/month for one circle or all, production apart, a day of power samples.",
+    ),
 ]
 
 
@@ -39,6 +55,7 @@ class HelpScreen(Screen):
                     if isinstance(b, Binding):
                         t.add_row(b.key.replace(",", " / "), b.description)
                 yield Static(t, classes="detail")
-            yield Static("ctrl+p opens the command palette (every action is there); ctrl+q quits.",
-                         classes="detail")
+            yield Static(
+                "ctrl+p opens the command palette (every action is there); ctrl+q quits.", classes="detail"
+            )
         yield Footer()

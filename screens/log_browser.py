@@ -10,7 +10,7 @@ from __future__ import annotations
 import csv
 import io
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 from rich.text import Text
@@ -41,9 +41,13 @@ class Period:
     @property
     def title(self) -> str:
         s = self.start
-        return {"hour": s.strftime("%a %d %b %Y %H:00"), "day": s.strftime("%a %d %b %Y"),
-                "week": f"week of {s.strftime('%d %b %Y')}", "month": s.strftime("%B %Y"),
-                "year": s.strftime("%Y")}[self.zoom]
+        return {
+            "hour": s.strftime("%a %d %b %Y %H:00"),
+            "day": s.strftime("%a %d %b %Y"),
+            "week": f"week of {s.strftime('%d %b %Y')}",
+            "month": s.strftime("%B %Y"),
+            "year": s.strftime("%Y"),
+        }[self.zoom]
 
 
 def local_midnight(d: date) -> datetime:
@@ -88,14 +92,20 @@ class LogBrowserScreen(Screen):
         Binding("escape,q", "app.pop_screen", "Back", id="log_back"),
     ]
 
-    def __init__(self, store_path: Path, *, circles: list[tuple[str, str]] | None = None,
-                 mac: str | None = None, now: datetime | None = None) -> None:
+    def __init__(
+        self,
+        store_path: Path,
+        *,
+        circles: list[tuple[str, str]] | None = None,
+        mac: str | None = None,
+        now: datetime | None = None,
+    ) -> None:
         super().__init__()
         self.store_path = Path(store_path)
         self.circles = list(circles or [])
         self.choices: list[tuple[str | None, str]] = [(None, "all circles"), *self.circles]
         self.choice = next((i for i, (m, _) in enumerate(self.choices) if m == mac), 0)
-        self.period = period_at("day", now or datetime.now(timezone.utc))
+        self.period = period_at("day", now or datetime.now(UTC))
         self.buckets: list[queries.Bucket] = []
         self._db = None
 
@@ -121,7 +131,7 @@ class LogBrowserScreen(Screen):
         try:
             self._db = queries.connect(self.store_path)
             self._db.execute("SELECT 1 FROM energy LIMIT 1")
-        except Exception as exc:  # noqa: BLE001 - no store yet is a normal state to show
+        except Exception as exc:
             self._db = None
             self.query_one("#log_title", Static).update(f"No logged data yet ({exc}).")
             return
@@ -140,28 +150,45 @@ class LogBrowserScreen(Screen):
         used = sum(b.consumption_wh for b in self.buckets) / 1000
         prod = sum(b.production_wh for b in self.buckets) / 1000
         who = self.choices[self.choice][1]
-        self.query_one("#log_title", Static).update(Text.from_markup(
-            f"[b]{who}[/b] — {p.title}   used [b]{used:.3f} kWh[/b]   produced [b green]{prod:.3f} kWh[/]   "
-            f"[dim]({p.zoom} view, bars per {p.bucket})[/]"))
+        self.query_one("#log_title", Static).update(
+            Text.from_markup(
+                f"[b]{who}[/b] — {p.title}   used [b]{used:.3f} kWh[/b]   produced [b green]{prod:.3f} kWh[/]   "
+                f"[dim]({p.zoom} view, bars per {p.bucket})[/]"
+            )
+        )
         width = max(40, self.size.width or 80)
         labels = [b.label[-5:-3] if p.bucket == "hour" else b.label[-2:] for b in self.buckets]
-        chart = bar_chart([b.consumption_wh for b in self.buckets], [b.production_wh for b in self.buckets],
-                          labels, width, height=6 if p.zoom in ("day", "hour") else 8)
+        chart = bar_chart(
+            [b.consumption_wh for b in self.buckets],
+            [b.production_wh for b in self.buckets],
+            labels,
+            width,
+            height=6 if p.zoom in ("day", "hour") else 8,
+        )
         self.query_one("#log_chart", Static).update(chart)
         power = self.query_one("#log_power", Static)
         if p.zoom in ("day", "hour"):
             series = queries.power_series(self._db, s, e, min(288, width), self.macs)
-            power.update(line_chart([w for _, w in series], width, 5, p.start.strftime("%H:%M"),
-                                    p.end.strftime("%H:%M")) if series else Text("no power samples", style="dim"))
+            power.update(
+                line_chart(
+                    [w for _, w in series], width, 5, p.start.strftime("%H:%M"), p.end.strftime("%H:%M")
+                )
+                if series
+                else Text("no power samples", style="dim")
+            )
             power.display = True
         else:
             power.display = False
         t = self.query_one("#log_table", DataTable)
         t.clear()
         for b in self.buckets:
-            t.add_row(b.label, Text(f"{b.consumption_wh / 1000:.3f}", justify="right"),
-                      Text(f"{b.production_wh / 1000:.3f}", justify="right"),
-                      Text(f"{b.watts:.1f}", justify="right"), key=b.label)
+            t.add_row(
+                b.label,
+                Text(f"{b.consumption_wh / 1000:.3f}", justify="right"),
+                Text(f"{b.production_wh / 1000:.3f}", justify="right"),
+                Text(f"{b.watts:.1f}", justify="right"),
+                key=b.label,
+            )
 
     # --- navigation ---------------------------------------------------------------------
 
@@ -182,7 +209,7 @@ class LogBrowserScreen(Screen):
         self.refresh_view()
 
     def action_today(self) -> None:
-        self.period = period_at(self.period.zoom, datetime.now(timezone.utc))
+        self.period = period_at(self.period.zoom, datetime.now(UTC))
         self.refresh_view()
 
     def action_goto(self) -> None:
@@ -196,6 +223,7 @@ class LogBrowserScreen(Screen):
                 return
             self.period = period_at(self.period.zoom, local_midnight(d))
             self.refresh_view()
+
         self.app.push_screen(AskText("Go to date (YYYY-MM-DD):", self.period.start.date().isoformat()), done)
 
     def export_csv(self) -> str:
@@ -205,20 +233,35 @@ class LogBrowserScreen(Screen):
         names = dict(self.circles)
         out = io.StringIO()
         w = csv.writer(out, lineterminator="\n")
-        w.writerow(["mac", "circle", "start_local", "end_local", "start_utc", "end_utc", "wh", "watts", "production"])
-        for mac, s, e, wh, prod in queries.intervals(self._db, int(p.start.timestamp()), int(p.end.timestamp()),
-                                                     self.macs):
+        w.writerow(
+            ["mac", "circle", "start_local", "end_local", "start_utc", "end_utc", "wh", "watts", "production"]
+        )
+        for mac, s, e, wh, prod in queries.intervals(
+            self._db, int(p.start.timestamp()), int(p.end.timestamp()), self.macs
+        ):
             sl, el = datetime.fromtimestamp(s).astimezone(), datetime.fromtimestamp(e).astimezone()
-            w.writerow([mac, names.get(mac, ""), sl.isoformat(timespec="seconds"), el.isoformat(timespec="seconds"),
-                        datetime.fromtimestamp(s, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
-                        datetime.fromtimestamp(e, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
-                        f"{wh:.4f}", f"{wh * 3600 / (e - s):.3f}" if e > s else "0", "yes" if prod else "no"])
+            w.writerow(
+                [
+                    mac,
+                    names.get(mac, ""),
+                    sl.isoformat(timespec="seconds"),
+                    el.isoformat(timespec="seconds"),
+                    datetime.fromtimestamp(s, UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                    datetime.fromtimestamp(e, UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                    f"{wh:.4f}",
+                    f"{wh * 3600 / (e - s):.3f}" if e > s else "0",
+                    "yes" if prod else "no",
+                ]
+            )
         return out.getvalue()
 
     def action_export(self) -> None:
         if self._db is None:
             return
         who = (self.macs or ["all"])[0]
-        path = self.store_path.parent / f"export-{who}-{self.period.zoom}-{self.period.start.strftime('%Y%m%d%H')}.csv"
+        path = (
+            self.store_path.parent
+            / f"export-{who}-{self.period.zoom}-{self.period.start.strftime('%Y%m%d%H')}.csv"
+        )
         write_atomic(path, self.export_csv())
         self.notify(f"exported to {path}")

@@ -37,7 +37,7 @@ class NetworkScreen(Screen):
         yield Footer()
 
     @property
-    def papp(self) -> "PwtuiApp":
+    def papp(self) -> PwtuiApp:
         return self.app  # type: ignore[return-value]
 
     def on_mount(self) -> None:
@@ -52,17 +52,26 @@ class NetworkScreen(Screen):
         names = {c.mac: c for c in snap.circles}
         if snap.link.circle_plus_mac:
             c = names.get(snap.link.circle_plus_mac)
-            t.add_row("C+", snap.link.circle_plus_mac, c.name if c else "", "coordinator", key=snap.link.circle_plus_mac)
+            t.add_row(
+                "C+",
+                snap.link.circle_plus_mac,
+                c.name if c else "",
+                "coordinator",
+                key=snap.link.circle_plus_mac,
+            )
         for index, mac in snap.node_table:
             c = names.get(mac)
-            t.add_row(str(index), mac, c.name if c else "", "online" if c and c.online else "offline", key=mac)
+            t.add_row(
+                str(index), mac, c.name if c else "", "online" if c and c.online else "offline", key=mac
+            )
         for mac in snap.joining:
             t.add_row("—", mac, "", "asks to join (press j)", key=f"join:{mac}")
         if t.row_count:
             t.move_cursor(row=min(cursor, t.row_count - 1))
         self.query_one("#net_head", Static).update(
             f"Circle+ {snap.link.circle_plus_mac or '—'}: {len(snap.node_table)} nodes, "
-            f"{len(snap.joining)} asking to join")
+            f"{len(snap.joining)} asking to join"
+        )
 
     def _selected_key(self) -> str | None:
         t = self.query_one("#nodes", DataTable)
@@ -76,8 +85,10 @@ class NetworkScreen(Screen):
             self.notify("select a circle that asks to join", severity="warning")
             return
         mac = key[5:]
-        self.app.push_screen(ConfirmScreen(f"Accept {mac} into the network?"),
-                             lambda yes: yes and self.papp.send(E.JoinNode(mac)))
+        self.app.push_screen(
+            ConfirmScreen(f"Accept {mac} into the network?"),
+            lambda yes: yes and self.papp.send(E.JoinNode(mac)),
+        )
 
     def action_remove(self) -> None:
         key = self._selected_key()
@@ -85,8 +96,10 @@ class NetworkScreen(Screen):
         if not key or key.startswith("join:") or (snap and key == snap.link.circle_plus_mac):
             self.notify("select a node of the table", severity="warning")
             return
-        self.app.push_screen(ConfirmScreen(f"Remove {key} from the network? It must be joined again to come back."),
-                             lambda yes: yes and self.papp.send(E.RemoveNode(key)))
+        self.app.push_screen(
+            ConfirmScreen(f"Remove {key} from the network? It must be joined again to come back."),
+            lambda yes: yes and self.papp.send(E.RemoveNode(key)),
+        )
 
     def action_refresh_table(self) -> None:
         self.papp.send(E.RefreshNodeTable())

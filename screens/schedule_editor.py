@@ -63,8 +63,11 @@ class ChooseDays(ModalScreen[list[int] | None]):
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog"):
             yield Static(f"Copy {DAY_NAMES[self.source]} to…")
-            yield OptionList(Option("all weekdays (Mon–Fri)", id="weekdays"), Option("all days", id="all"),
-                             *[Option(DAY_NAMES[d], id=str(d)) for d in range(7) if d != self.source])
+            yield OptionList(
+                Option("all weekdays (Mon–Fri)", id="weekdays"),
+                Option("all days", id="all"),
+                *[Option(DAY_NAMES[d], id=str(d)) for d in range(7) if d != self.source],
+            )
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
         oid = event.option.id or ""
@@ -135,7 +138,8 @@ class ScheduleEditorScreen(Screen):
         names = list(self.schedules)
         self.query_one("#sched_title", Static).update(
             f"[b]{self.current}[/b]{star}   schedule {names.index(self.current) + 1} of {len(names)} "
-            f"in {self.path.name}   (local time, Monday first)")
+            f"in {self.path.name}   (local time, Monday first)"
+        )
 
     def users(self, name: str | None = None) -> list[E.CircleStatus]:
         snap = getattr(self.app, "snapshot", None)
@@ -147,8 +151,11 @@ class ScheduleEditorScreen(Screen):
         if not users:
             text = "No circle uses this schedule."
         else:
-            parts = [f"{c.name or c.mac} ({'on' if c.schedule_state else 'off'}"
-                     f"{', upload ' + c.schedule_sync if c.schedule_sync else ''})" for c in users]
+            parts = [
+                f"{c.name or c.mac} ({'on' if c.schedule_state else 'off'}"
+                f"{', upload ' + c.schedule_sync if c.schedule_sync else ''})"
+                for c in users
+            ]
             text = "Used by: " + ", ".join(parts)
         self.query_one("#sched_users", Static).update(text)
 
@@ -168,8 +175,15 @@ class ScheduleEditorScreen(Screen):
         def done(text: str | None) -> None:
             if text:
                 self.grid.set_value(int(text))
-        self.app.push_screen(AskText("Standby killer: switch off while the load stays below how many watts? (1–3000)",
-                                     "10", [Number(minimum=1, maximum=3000)]), done)
+
+        self.app.push_screen(
+            AskText(
+                "Standby killer: switch off while the load stays below how many watts? (1–3000)",
+                "10",
+                [Number(minimum=1, maximum=3000)],
+            ),
+            done,
+        )
 
     def action_copy_day(self) -> None:
         source = self.grid.cursor.day
@@ -177,6 +191,7 @@ class ScheduleEditorScreen(Screen):
         def done(days: list[int] | None) -> None:
             if days:
                 self.grid.copy_day(source, days)
+
         self.app.push_screen(ChooseDays(source), done)
 
     def action_undo(self) -> None:
@@ -217,6 +232,7 @@ class ScheduleEditorScreen(Screen):
             if yes:
                 self.dirty = False
                 then()
+
         self.app.push_screen(ConfirmScreen(f"{self.current} has unsaved changes. Discard them?"), answer)
 
     def _open(self, name: str) -> None:
@@ -245,6 +261,7 @@ class ScheduleEditorScreen(Screen):
                 self.notify("a schedule name cannot contain commas or quotes", severity="error")
                 return
             then(text)
+
         self.app.push_screen(AskText(question, value), done)
 
     def action_new(self) -> None:
@@ -252,6 +269,7 @@ class ScheduleEditorScreen(Screen):
             self.schedules[name] = NamedSchedule(name, WeekSchedule.constant(-1))
             if self._write():
                 self._open(name)
+
         self._unsaved_then(lambda: self._ask_name("Name of the new schedule (all on):", "", make))
 
     def action_duplicate(self) -> None:
@@ -259,6 +277,7 @@ class ScheduleEditorScreen(Screen):
             self.schedules[name] = NamedSchedule(name, self.grid.week)
             if self._write():
                 self._open(name)
+
         self._ask_name("Name of the copy:", f"{self.current} copy", make)
 
     def action_rename(self) -> None:
@@ -274,13 +293,19 @@ class ScheduleEditorScreen(Screen):
                     if self.engine is not None:
                         self.engine.submit(E.AssignSchedule(c.mac, name))
                 self._open(name)
+
         self._ask_name(f"New name for {self.current}:", self.current, make)
 
     def action_delete(self) -> None:
         users = self.users()
         if users:
-            self.notify(f"{self.current} is used by " + ", ".join(c.name or c.mac for c in users) +
-                        ": assign them another schedule first", severity="error", timeout=10)
+            self.notify(
+                f"{self.current} is used by "
+                + ", ".join(c.name or c.mac for c in users)
+                + ": assign them another schedule first",
+                severity="error",
+                timeout=10,
+            )
             return
         if len(self.schedules) == 1:
             self.notify("the last schedule cannot be deleted", severity="warning")
@@ -291,4 +316,5 @@ class ScheduleEditorScreen(Screen):
                 del self.schedules[self.current]
                 if self._write():
                     self._open(next(iter(self.schedules)))
+
         self.app.push_screen(ConfirmScreen(f"Delete schedule {self.current}?"), answer)

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-import dataclasses
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from protocol import fields as F, messages
-from protocol.frames import FrameDecoder, HEADER, encode_frame
+from protocol import fields as F
+from protocol import messages
+from protocol.frames import HEADER, FrameDecoder, encode_frame
 
 HEX = "0123456789ABCDEF"
-EPOCH = datetime(2000, 1, 1, tzinfo=timezone.utc)
+EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
 
 
 def minute_datetimes() -> st.SearchStrategy[datetime]:
@@ -41,13 +42,15 @@ def strategy_for(codec: F.Codec) -> st.SearchStrategy:
     if isinstance(codec, F.Y2KDateTime):
         return minute_datetimes()
     if isinstance(codec, F.UnixDate):
-        return st.integers(0, 2**32 - 1).map(lambda s: datetime.fromtimestamp(s, tz=timezone.utc))
+        return st.integers(0, 2**32 - 1).map(lambda s: datetime.fromtimestamp(s, tz=UTC))
     if isinstance(codec, F.LogAddr):
         return st.integers(0, 2**32 - 1).map(F.LogAddress)
     if isinstance(codec, F.LogEntryCodec):
         written = st.builds(
             lambda when, pulses: F.LogEntry(when, pulses, F.units.encode_y2k(when)),
-            minute_datetimes(), st.integers(-(2**31), 2**31 - 2))
+            minute_datetimes(),
+            st.integers(-(2**31), 2**31 - 2),
+        )
         return st.one_of(written, st.just(F.UNWRITTEN_ENTRY))
     raise AssertionError(f"no strategy for {codec!r}")
 
@@ -58,11 +61,10 @@ def any_message(draw: st.DrawFn) -> messages.Message:
     kwargs = {}
     optional_cut = False
     for fl in messages.wire_fields(cls):
-        if fl.metadata["optional"]:
-            if optional_cut or draw(st.booleans()):
-                optional_cut = True
-                kwargs[fl.name] = None
-                continue
+        if fl.metadata["optional"] and (optional_cut or draw(st.booleans())):
+            optional_cut = True
+            kwargs[fl.name] = None
+            continue
         kwargs[fl.name] = draw(strategy_for(fl.metadata["codec"]))
     if cls.RESPONSE:
         kwargs["seq"] = draw(st.integers(0, 0xFFFF))
@@ -81,11 +83,53 @@ def test_every_message_round_trips(msg: messages.Message) -> None:
 
 def test_catalogue_covers_the_reference() -> None:
     ids = set(messages.CATALOGUE)
-    needed = {"0000", "000A", "0011", "0001", "0002", "0003", "0004", "0005", "0006", "0007",
-              "0008", "0009", "004E", "0061", "000D", "000E", "0012", "0013", "0016", "0017",
-              "0018", "0019", "001C", "001D", "0023", "0024", "0026", "0027", "0028", "0029",
-              "003A", "003E", "003F", "0040", "0048", "0049", "004A", "0057", "0058", "0059",
-              "005F", "0060", "003B", "003C", "003D"}
+    needed = {
+        "0000",
+        "000A",
+        "0011",
+        "0001",
+        "0002",
+        "0003",
+        "0004",
+        "0005",
+        "0006",
+        "0007",
+        "0008",
+        "0009",
+        "004E",
+        "0061",
+        "000D",
+        "000E",
+        "0012",
+        "0013",
+        "0016",
+        "0017",
+        "0018",
+        "0019",
+        "001C",
+        "001D",
+        "0023",
+        "0024",
+        "0026",
+        "0027",
+        "0028",
+        "0029",
+        "003A",
+        "003E",
+        "003F",
+        "0040",
+        "0048",
+        "0049",
+        "004A",
+        "0057",
+        "0058",
+        "0059",
+        "005F",
+        "0060",
+        "003B",
+        "003C",
+        "003D",
+    }
     assert needed <= ids
 
 
@@ -111,6 +155,7 @@ def test_0011_short_and_long_forms() -> None:
 
 def test_wrong_length_known_id_raises_decode_error() -> None:
     import pytest
+
     with pytest.raises(messages.DecodeError):
         messages.decode("001300F2000D6F0001A20F970002")
 
@@ -118,9 +163,16 @@ def test_wrong_length_known_id_raises_decode_error() -> None:
 # --- stream decoder ------------------------------------------------------------------
 
 JUNK_PIECES = [
-    b"\x83", b"# APSRequestNodeInfo: Source MAC: 000D6F0001A59EDC# APSRequestNodeInfo: Destination MAC: \r\n",
-    b"000D6F0001A20F97\r\n", b"\x05", b"\x05\x05", b"\x05\x05\x03", b"\x05\x05\x03\x030013", b"\r\n",
-    b"PutFifoUnicast 33 : Handle 129 : 000D6F0001A20F97\r\n", b"\x05\x05\x03\x03ZZZZ\r\n",
+    b"\x83",
+    b"# APSRequestNodeInfo: Source MAC: 000D6F0001A59EDC# APSRequestNodeInfo: Destination MAC: \r\n",
+    b"000D6F0001A20F97\r\n",
+    b"\x05",
+    b"\x05\x05",
+    b"\x05\x05\x03",
+    b"\x05\x05\x03\x030013",
+    b"\r\n",
+    b"PutFifoUnicast 33 : Handle 129 : 000D6F0001A20F97\r\n",
+    b"\x05\x05\x03\x03ZZZZ\r\n",
     b"\x05\x05\x03\x030000000100C1FEEE\r\n",  # bad CRC
 ]
 junk = st.one_of(
@@ -130,8 +182,12 @@ junk = st.one_of(
 
 
 @settings(max_examples=300)
-@given(st.lists(st.one_of(any_message().map(lambda m: ("frame", m)), junk.map(lambda j: ("junk", j))), max_size=25),
-       st.lists(st.integers(1, 50), min_size=1, max_size=30))
+@given(
+    st.lists(
+        st.one_of(any_message().map(lambda m: ("frame", m)), junk.map(lambda j: ("junk", j))), max_size=25
+    ),
+    st.lists(st.integers(1, 50), min_size=1, max_size=30),
+)
 def test_stream_decoder_keeps_every_valid_frame(items: list, cuts: list[int]) -> None:
     stream = b""
     expected = []
@@ -149,7 +205,7 @@ def test_stream_decoder_keeps_every_valid_frame(items: list, cuts: list[int]) ->
     i = 0
     while pos < len(stream):
         n = cuts[i % len(cuts)]
-        got.extend(fr.body for fr in dec.feed(stream[pos:pos + n]))
+        got.extend(fr.body for fr in dec.feed(stream[pos : pos + n]))
         pos += n
         i += 1
     assert got == expected

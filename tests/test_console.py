@@ -4,17 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from protocol import virtual
+from protocol.schedules import WeekSchedule
 from pwtui import events as E
 from pwtui.config import load_config
 from pwtui.controlfile import read_control
 from pwtui.schedulefile import NamedSchedule, write_schedules
-from protocol.schedules import WeekSchedule
 from screens.app import PwtuiApp
 from screens.circle_detail import CircleDetailScreen
 from screens.dashboard import DashboardScreen
@@ -103,6 +103,7 @@ def test_dashboard_rows_switching_and_control_file(tmp_path: Path) -> None:
             await pilot.press("space")
             await pilot.pause(0.3)
             assert net.circles[C2].relay is True and len(app.results) == sent
+
     run(go())
 
 
@@ -118,7 +119,9 @@ def test_choose_schedule_detail_network_help(tmp_path: Path) -> None:
             await until(pilot, lambda: app.snapshot is not None and len(app.snapshot.circles) == 4)
             await pilot.press("c")
             await pilot.press("down", "enter")  # (no schedule) → night
-            await until(pilot, lambda: {r.mac: r for r in read_control(cfg.paths.control)}[C1].schedule == "night")
+            await until(
+                pilot, lambda: {r.mac: r for r in read_control(cfg.paths.control)}[C1].schedule == "night"
+            )
             await pilot.press("e")  # schedule on
             await until(pilot, lambda: net.circles[C1].schedule_enabled)
             await pilot.press("enter")
@@ -138,6 +141,7 @@ def test_choose_schedule_detail_network_help(tmp_path: Path) -> None:
             assert type(app.screen).__name__ == "LogBrowserScreen"
             await pilot.press("escape", "s")
             assert type(app.screen).__name__ == "ScheduleEditorScreen"
+
     run(go())
 
 
@@ -160,19 +164,54 @@ class FixedEngine:
 
 
 def fixed_snapshot() -> E.Snapshot:
-    t = datetime(2026, 11, 24, 12, 0, tzinfo=timezone.utc)
+    t = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
     circles = (
-        E.CircleStatus(mac=C1, name="fridge", location="kitchen", online=True, relay=True, watts=84.2,
-                       today_wh=1234.0, recent_watts=(1.5, 84.0, 85.0, 1.5, 1.5, 84.2), last_seen=t),
-        E.CircleStatus(mac=C2, name="tv", location="living", online=True, relay=False, watts=0.0,
-                       schedule="evening", schedule_state=True, schedule_sync="done", last_seen=t),
-        E.CircleStatus(mac=C3, name="solar", location="roof", online=True, relay=True, watts=-812.5,
-                       production=True, always_on=True, today_wh_production=4321.0,
-                       recent_watts=(-100.0, -400.0, -812.5), last_seen=t),
+        E.CircleStatus(
+            mac=C1,
+            name="fridge",
+            location="kitchen",
+            online=True,
+            relay=True,
+            watts=84.2,
+            today_wh=1234.0,
+            recent_watts=(1.5, 84.0, 85.0, 1.5, 1.5, 84.2),
+            last_seen=t,
+        ),
+        E.CircleStatus(
+            mac=C2,
+            name="tv",
+            location="living",
+            online=True,
+            relay=False,
+            watts=0.0,
+            schedule="evening",
+            schedule_state=True,
+            schedule_sync="done",
+            last_seen=t,
+        ),
+        E.CircleStatus(
+            mac=C3,
+            name="solar",
+            location="roof",
+            online=True,
+            relay=True,
+            watts=-812.5,
+            production=True,
+            always_on=True,
+            today_wh_production=4321.0,
+            recent_watts=(-100.0, -400.0, -812.5),
+            last_seen=t,
+        ),
         E.CircleStatus(mac="000D6F0001000004", name="nas", location="study", online=False, relay=None),
     )
-    link = E.LinkStatus(port="sim://?circles=4", up=True, stick_mac=virtual.STICK_MAC,
-                        circle_plus_mac=virtual.CIRCLE_PLUS_MAC, last_frame=t, errors=2)
+    link = E.LinkStatus(
+        port="sim://?circles=4",
+        up=True,
+        stick_mac=virtual.STICK_MAC,
+        circle_plus_mac=virtual.CIRCLE_PLUS_MAC,
+        last_frame=t,
+        errors=2,
+    )
     return E.Snapshot(time=t, link=link, circles=circles)
 
 
@@ -184,6 +223,7 @@ def test_dashboard_snapshot(snap_compare, tmp_path: Path) -> None:
     async def ready(pilot) -> None:
         await until(pilot, lambda: app.snapshot is not None)
         await pilot.pause(0.2)
+
     assert snap_compare(app, terminal_size=(80, 24), run_before=ready)
 
 
@@ -192,6 +232,7 @@ def test_every_dashboard_action_is_in_the_palette(tmp_path: Path) -> None:
 
     async def go() -> None:
         from textual.command import CommandList
+
         app = PwtuiApp(cfg, engine=FixedEngine(fixed_snapshot()))
         async with app.run_test(size=(100, 30)) as pilot:
             await until(pilot, lambda: app.snapshot is not None)
@@ -204,4 +245,5 @@ def test_every_dashboard_action_is_in_the_palette(tmp_path: Path) -> None:
             assert cl.option_count >= 1
             await pilot.press("enter")
             await until(pilot, lambda: isinstance(app.screen, NetworkScreen))
+
     run(go())

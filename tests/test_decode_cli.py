@@ -15,9 +15,14 @@ from tests.conftest import load_vectors
 
 
 def run_cli(args: list[str], stdin: str | None = None) -> tuple[int, list[dict], str]:
-    proc = subprocess.run([sys.executable, "-m", "pwtui", "decode", *args], input=stdin,
-                          capture_output=True, text=True, timeout=60)
-    return proc.returncode, [json.loads(l) for l in proc.stdout.splitlines()], proc.stderr
+    proc = subprocess.run(
+        [sys.executable, "-m", "pwtui", "decode", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    return proc.returncode, [json.loads(ln) for ln in proc.stdout.splitlines()], proc.stderr
 
 
 def test_every_vector_frame_through_stdin() -> None:
@@ -25,7 +30,7 @@ def test_every_vector_frame_through_stdin() -> None:
     code, out, err = run_cli(["-"], "\n".join(v["frame"] for v in vecs) + "\n")
     assert len(out) == len(vecs)
     assert "Traceback" not in err
-    for v, obj in zip(vecs, out):
+    for v, obj in zip(vecs, out, strict=False):
         assert obj["id"] == v["message_id"]
         assert obj["crc_ok"] is v["crc_ok"]
         if v["crc_ok"]:
@@ -35,7 +40,9 @@ def test_every_vector_frame_through_stdin() -> None:
 
 
 def test_keys_and_units() -> None:
-    out = decode.decode_item(r"\x05\x05\x03\x03002400D3000D6F0000D3595D0B051B4300044D9001856539070140234CCEC0C202BEE5\r\n")
+    out = decode.decode_item(
+        r"\x05\x05\x03\x03002400D3000D6F0000D3595D0B051B4300044D9001856539070140234CCEC0C202BEE5\r\n"
+    )
     (obj,) = out
     assert obj["seq"] == "00D3" and obj["mac"] == "000D6F0000D3595D" and obj["crc_ok"] is True
     f = obj["fields"]
@@ -64,7 +71,7 @@ def test_comm_log_lines_decode() -> None:
 def test_garbage_lines_give_errors_and_processing_continues() -> None:
     buf = io.StringIO()
     code = decode.run(["hello world", "0000000100C1FEED", "", "\\x05\\x05\\x03\\x03ZZ"], buf)
-    lines = [json.loads(l) for l in buf.getvalue().splitlines()]
+    lines = [json.loads(ln) for ln in buf.getvalue().splitlines()]
     assert code == 1
     assert "error" in lines[0]
     assert lines[1]["fields"]["status"] == "00C1"

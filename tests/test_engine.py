@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import signal
 import subprocess
 import sys
 import threading
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -89,6 +90,7 @@ def run(tmp_path):
         r = Running(tmp_path, url, **kw)
         made.append(r)
         return r
+
     yield start
     for r in made:
         if r.thread.is_alive():
@@ -109,18 +111,30 @@ def test_samples_status_and_monitor_flag(run, tmp_path) -> None:
     last_fridge = max(ts for m, ts, _ in st.power_samples([C1]))
     assert last_fridge - last_tv >= 2, "tv kept being sampled after monitor=no"
     import json
+
     status = json.loads((r.config.paths.data / "status.json").read_text())
     assert set(status) >= {"pid", "updated", "port", "link", "circles"}
     fridge = next(c for c in status["circles"] if c["mac"] == C1)
-    assert set(fridge) >= {"mac", "name", "online", "relay", "watts", "schedule", "schedule_state", "last_seen"}
+    assert set(fridge) >= {
+        "mac",
+        "name",
+        "online",
+        "relay",
+        "watts",
+        "schedule",
+        "schedule_state",
+        "last_seen",
+    }
     assert fridge["name"] == "fridge" and fridge["online"] is True
 
 
 def test_history_matches_true_energy(run) -> None:
     r = run("sim://?circles=3&seed=12&latency=0&history=3")
+
     def caught_up() -> bool:
         cs = [c for c in r.engine.snapshot().circles if c.mac in (C1, C2)]
         return len(cs) == 2 and all(c.history_total >= 17 and c.history_done >= c.history_total for c in cs)
+
     r.wait(caught_up, 30, "history caught up")
     r.close()
     st = r.store()
@@ -129,10 +143,16 @@ def test_history_matches_true_energy(run) -> None:
         assert len(ivs) >= 60
         ends = [i.end_ts for i in ivs]
         assert ends == sorted(set(ends)), "duplicated intervals"
-        assert all(b - a == 3600 for a, b in zip(ends, ends[1:])), "gap in the history"
+        assert all(b - a == 3600 for a, b in itertools.pairwise(ends)), "gap in the history"
         stored = sum(i.wh for i in ivs)
-        true = sum(r.net.true_energy_wh(mac, datetime.fromtimestamp(i.start_ts, timezone.utc),
-                                        datetime.fromtimestamp(i.end_ts, timezone.utc)) for i in ivs)
+        true = sum(
+            r.net.true_energy_wh(
+                mac,
+                datetime.fromtimestamp(i.start_ts, UTC),
+                datetime.fromtimestamp(i.end_ts, UTC),
+            )
+            for i in ivs
+        )
         assert stored == pytest.approx(true, rel=0.01)
 
 
@@ -175,8 +195,12 @@ def test_schedule_upload_verified_by_crc_and_dst(run) -> None:
 
     def expected(offset: int) -> str:
         return schedules.schedule_crc(week.to_circle(cal, offset))
-    r.wait(lambda: r.net.circles[C1].schedule_crc == expected(60) and r.net.circles[C1].schedule_enabled,
-           8, "schedule uploaded")
+
+    r.wait(
+        lambda: r.net.circles[C1].schedule_crc == expected(60) and r.net.circles[C1].schedule_enabled,
+        8,
+        "schedule uploaded",
+    )
     r.offset = 120  # DST starts
     r.wait(lambda: r.net.circles[C1].schedule_crc == expected(120), 8, "schedule re-uploaded for DST")
 
@@ -187,8 +211,13 @@ def test_malformed_control_file_keeps_last_good_state(run) -> None:
     path = r.config.paths.control
     good = path.read_text()
     path.write_text(good.replace(f"{C1},fridge,yes,yes,on", f"{C1},fridge,perhaps,yes,off"))
-    r.wait(lambda: any(isinstance(e, E.EngineLog) and "line 2, column 3 (savelog)" in e.message
-                       for e in r.events), 5, "warning naming line and column")
+    r.wait(
+        lambda: any(
+            isinstance(e, E.EngineLog) and "line 2, column 3 (savelog)" in e.message for e in r.events
+        ),
+        5,
+        "warning naming line and column",
+    )
     assert r.net.circles[C1].relay is True
 
 
@@ -201,11 +230,14 @@ def test_offline_circle_gap_is_back_filled(run) -> None:
     r.net.set_online(C1, True)
     r.wait(lambda: r.engine.snapshot().circle(C1).online, 10, "online again")
     now = r.net.now_ts()
-    r.wait(lambda: (lambda st: max((i.end_ts for i in st.intervals([C1])), default=0) >= now - 3600)(r.store()), 15,
-           "caught up")
+    r.wait(
+        lambda: (lambda st: max((i.end_ts for i in st.intervals([C1])), default=0) >= now - 3600)(r.store()),
+        15,
+        "caught up",
+    )
     r.close()
     ends = [i.end_ts for i in r.store().intervals([C1]) if not i.production]
-    assert all(b - a == 3600 for a, b in zip(ends, ends[1:])), "the offline hours left a gap"
+    assert all(b - a == 3600 for a, b in itertools.pairwise(ends)), "the offline hours left a gap"
 
 
 def test_kill_9_and_restart_keeps_database_intact(tmp_path) -> None:
@@ -234,7 +266,7 @@ def test_kill_9_and_restart_keeps_database_intact(tmp_path) -> None:
     for mac in (C1, C2):
         ends = [i.end_ts for i in st.intervals([mac]) if not i.production]
         assert len(ends) == len(set(ends))
-        assert all(b - a == 3600 for a, b in zip(ends, ends[1:]))
+        assert all(b - a == 3600 for a, b in itertools.pairwise(ends))
 
 
 def test_second_engine_names_the_first_ones_pid(tmp_path) -> None:
@@ -268,13 +300,16 @@ def test_headless_never_imports_textual(tmp_path) -> None:
 def test_legacy_text_logs(run) -> None:
     r = run("sim://?circles=3&seed=20&latency=0&history=1", logging="legacy_files = true")
     legacy = r.config.paths.data / "legacy"
-    r.wait(lambda: list(legacy.glob(f"*/pwlog/pw-{C1}.log")) and list(legacy.glob(f"*/pwact/pwact-*-{C1}.log")),
-           15, "legacy files")
+    r.wait(
+        lambda: list(legacy.glob(f"*/pwlog/pw-{C1}.log")) and list(legacy.glob(f"*/pwact/pwact-*-{C1}.log")),
+        15,
+        "legacy files",
+    )
     r.wait(lambda: (legacy / "pwpower.log").exists())
     r.close()
     lines = next(legacy.glob(f"*/pwlog/pw-{C1}.log")).read_text().splitlines()
     assert len(lines) >= 20 and len(lines) == len(set(lines))
-    stamp, watts, wh = (x.strip() for x in lines[0].split(","))
+    stamp, _watts, wh = (x.strip() for x in lines[0].split(","))
     assert len(stamp) == 19 and float(wh) > 0
     assert C1 in (legacy / "pwpower.log").read_text()
 
@@ -289,8 +324,13 @@ def test_commit_interval_batches_until_stop(run) -> None:
 
 def test_unfillable_gap_is_recorded(run) -> None:
     r = run("sim://?circles=3&seed=24&latency=0&history=2")
-    r.wait(lambda: any(c.mac == C1 and c.history_total and c.history_done >= c.history_total
-                       for c in r.engine.snapshot().circles), 20)
+    r.wait(
+        lambda: any(
+            c.mac == C1 and c.history_total and c.history_done >= c.history_total
+            for c in r.engine.snapshot().circles
+        ),
+        20,
+    )
     r.close()
     st = Store(r.config.paths.data / DB_NAME)
     with st.batch():  # pretend the circle's ring buffer lost six hours we never read
@@ -301,6 +341,7 @@ def test_unfillable_gap_is_recorded(run) -> None:
     st.close()
     from pwtui.engine import Engine as Eng
     from pwtui.store import Interval
+
     eng = Eng(r.config)
     eng._store = Store(r.config.paths.data / DB_NAME)
     node = type("N", (), {"mac": C1, "cfg": None})()
@@ -313,7 +354,9 @@ def test_unfillable_gap_is_recorded(run) -> None:
 
 def test_link_loss_keeps_running_and_resumes(run) -> None:
     r = run("sim://?circles=3&seed=25&latency=0")
-    r.wait(lambda: r.engine.snapshot().link.up and any(c.watts is not None for c in r.engine.snapshot().circles))
+    r.wait(
+        lambda: r.engine.snapshot().link.up and any(c.watts is not None for c in r.engine.snapshot().circles)
+    )
     r.net.vanish()
     r.wait(lambda: any(isinstance(e, E.LinkChanged) and not e.link.up for e in r.events), 10, "link down")
     assert r.thread.is_alive()
@@ -328,9 +371,22 @@ def test_unknown_mac_and_schedule_rows_are_skipped_with_a_warning(run) -> None:
     r = run("sim://?circles=3&seed=26&latency=0")
     r.wait(lambda: any(c.watts is not None for c in r.engine.snapshot().circles))
     path = r.config.paths.control
-    path.write_text(path.read_text() + "000D6F00010000EE,ghost,yes,yes,on,off,\n"
-                    f"{C2},tv,yes,yes,on,on,no such schedule\n".replace(f"{C2},tv", "000D6F0001000000,cp"))
-    r.wait(lambda: any(isinstance(e, E.EngineLog) and "unknown circle 000D6F00010000EE" in e.message
-                       for e in r.events), 5)
-    r.wait(lambda: any(isinstance(e, E.EngineLog) and "unknown schedule 'no such schedule'" in e.message
-                       for e in r.events), 5)
+    path.write_text(
+        path.read_text()
+        + f"000D6F00010000EE,ghost,yes,yes,on,off,\n{C2},tv,yes,yes,on,on,no such schedule\n".replace(
+            f"{C2},tv", "000D6F0001000000,cp"
+        )
+    )
+    r.wait(
+        lambda: any(
+            isinstance(e, E.EngineLog) and "unknown circle 000D6F00010000EE" in e.message for e in r.events
+        ),
+        5,
+    )
+    r.wait(
+        lambda: any(
+            isinstance(e, E.EngineLog) and "unknown schedule 'no such schedule'" in e.message
+            for e in r.events
+        ),
+        5,
+    )

@@ -6,6 +6,7 @@ import csv
 import io
 import subprocess
 import sys
+from datetime import UTC
 from pathlib import Path
 
 from pwtui.store import DB_NAME, Interval, Store
@@ -19,7 +20,9 @@ def setup(tmp_path: Path) -> Path:
     cfg.write_text(f'[stick]\nport = "sim://"\n[[circle]]\nmac = "{A}"\nname = "fridge"\n')
     st = Store(tmp_path / "data" / DB_NAME)
     with st.batch():
-        st.add_intervals([Interval(A, T0 + h * 3600, T0 + (h + 1) * 3600, 50.0 + h, False) for h in range(48)])
+        st.add_intervals(
+            [Interval(A, T0 + h * 3600, T0 + (h + 1) * 3600, 50.0 + h, False) for h in range(48)]
+        )
         st.add_intervals([Interval(B, T0, T0 + 3600, 300.0, True)])
         st.add_power([(A, T0 + k * 10, 80.0) for k in range(100)])
     st.close()
@@ -27,7 +30,9 @@ def setup(tmp_path: Path) -> Path:
 
 
 def run(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "pwtui", "export", *args], capture_output=True, text=True, timeout=60)
+    return subprocess.run(
+        [sys.executable, "-m", "pwtui", "export", *args], capture_output=True, text=True, timeout=60
+    )
 
 
 def test_energy_csv(tmp_path: Path) -> None:
@@ -45,8 +50,9 @@ def test_energy_csv(tmp_path: Path) -> None:
 
 def test_filters_and_power(tmp_path: Path) -> None:
     cfg = setup(tmp_path)
-    from datetime import datetime, timezone
-    frm = datetime.fromtimestamp(T0 + 24 * 3600, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    from datetime import datetime
+
+    frm = datetime.fromtimestamp(T0 + 24 * 3600, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     p = run("--config", str(cfg), "--mac", A, "--from", frm)
     rows = list(csv.DictReader(io.StringIO(p.stdout)))
     assert len(rows) == 24 and all(r["mac"] == A for r in rows)

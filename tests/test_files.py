@@ -7,7 +7,14 @@ from pathlib import Path
 import pytest
 
 from pwtui.config import ConfigError, parse_config
-from pwtui.controlfile import ControlFileError, ControlRow, parse_control, read_control, update_row, write_control
+from pwtui.controlfile import (
+    ControlFileError,
+    ControlRow,
+    parse_control,
+    read_control,
+    update_row,
+    write_control,
+)
 from pwtui.schedulefile import ScheduleFileError, parse_schedules, read_schedules, write_schedules
 
 REPO = Path(__file__).resolve().parent.parent
@@ -15,17 +22,24 @@ HEADER = "mac, name, savelog, monitor, switch_state, schedule_state, schedule,\n
 
 
 def test_real_plugwise_2_py_control_file_reads() -> None:
-    rows = parse_control(HEADER + "000D6F0001000000,     circle+,         \tno, no, on, off, \n"
-                         "000D6F0001000001,     circle1,         \tyes, no, on, off, Switching schedule 1\n")
-    assert rows[1] == ControlRow("000D6F0001000001", "circle1", True, False, True, False, "Switching schedule 1")
+    rows = parse_control(
+        HEADER + "000D6F0001000000,     circle+,         \tno, no, on, off, \n"
+        "000D6F0001000001,     circle1,         \tyes, no, on, off, Switching schedule 1\n"
+    )
+    assert rows[1] == ControlRow(
+        "000D6F0001000001", "circle1", True, False, True, False, "Switching schedule 1"
+    )
 
 
-@pytest.mark.parametrize("line,needle", [
-    ("000D6F000100000, a, yes, no, on, off,", "line 2, column 1 (mac)"),
-    ("000D6F0001000001, a, maybe, no, on, off,", "line 2, column 3 (savelog)"),
-    ("000D6F0001000001, a, yes, no, dim, off,", "line 2, column 5 (switch_state)"),
-    ("000D6F0001000001, a, yes, no, on, off, x, extra, more", "line 2: 9 fields"),
-])
+@pytest.mark.parametrize(
+    "line,needle",
+    [
+        ("000D6F000100000, a, yes, no, on, off,", "line 2, column 1 (mac)"),
+        ("000D6F0001000001, a, maybe, no, on, off,", "line 2, column 3 (savelog)"),
+        ("000D6F0001000001, a, yes, no, dim, off,", "line 2, column 5 (switch_state)"),
+        ("000D6F0001000001, a, yes, no, on, off, x, extra, more", "line 2: 9 fields"),
+    ],
+)
 def test_control_file_errors(line: str, needle: str) -> None:
     with pytest.raises(ControlFileError, match=None) as exc:
         parse_control(HEADER + line + "\n", "plugwise_control.csv")
@@ -54,7 +68,9 @@ def test_schedule_file_round_trip_and_errors(tmp_path: Path) -> None:
     write_schedules(p, scheds)
     assert p.read_text() == text and read_schedules(p) == scheds
     bad = text.replace(";-1;", ";x;", 1)
-    with pytest.raises(ScheduleFileError, match=r"line 2, column \d+ \(Day_\d\), slot \d+: 'x' is not a number"):
+    with pytest.raises(
+        ScheduleFileError, match=r"line 2, column \d+ \(Day_\d\), slot \d+: 'x' is not a number"
+    ):
         parse_schedules(bad, "schedule.csv")
     short = text.replace("0;0;0;", "0;", 1)
     with pytest.raises(ScheduleFileError, match="values, expected 96"):
@@ -66,22 +82,27 @@ def test_schedule_file_round_trip_and_errors(tmp_path: Path) -> None:
 def test_plugwise_source_export_reads() -> None:
     # values like `07` occur in real exports
     days = ",".join(";".join(["07"] + ["-1"] * 95) for _ in range(7))
-    text = ("ID,Type,Name,Status,CreatedDate,DeletedDate,Day_0,Day_1,Day_2,Day_3,Day_4,Day_5,Day_6,UUID,Parameters,"
-            f"ChangedDate\n2,,Switching schedule 1,1,2012-5-31 9:35:33,2007-6-1 0:00:00,{days},7C4E,,2012-6-13\n")
+    text = (
+        "ID,Type,Name,Status,CreatedDate,DeletedDate,Day_0,Day_1,Day_2,Day_3,Day_4,Day_5,Day_6,UUID,Parameters,"
+        f"ChangedDate\n2,,Switching schedule 1,1,2012-5-31 9:35:33,2007-6-1 0:00:00,{days},7C4E,,2012-6-13\n"
+    )
     s = parse_schedules(text)["Switching schedule 1"]
     assert s.week.at(0, 0) == 7 and s.extra["UUID"] == "7C4E"
 
 
-@pytest.mark.parametrize("toml,needle", [
-    ("[stick]\nport = 5\n", "[stick]: 'port' must be a string"),
-    ("[logging]\npower_interval = 0\n", "'power_interval' must be 1…3600"),
-    ("[engine]\nmanual_switch = \"sometimes\"\n", "'manual_switch' must be one of"),
-    ("[colours]\nx = 1\n", "unknown table [colours]"),
-    ("[[circle]]\nname = \"x\"\n", "'mac' is missing"),
-    ("[[circle]]\nmac = \"000D6F0001000001\"\n[[circle]]\nmac = \"000d6f0001000001\"\n", "duplicate mac"),
-    ("[[circle]]\nmac = \"000D6F0001000001\"\nalways_on = \"yes\"\n", "'always_on' must be true or false"),
-    ("[stick\nport=1", "pwtui.toml"),
-])
+@pytest.mark.parametrize(
+    "toml,needle",
+    [
+        ("[stick]\nport = 5\n", "[stick]: 'port' must be a string"),
+        ("[logging]\npower_interval = 0\n", "'power_interval' must be 1…3600"),
+        ('[engine]\nmanual_switch = "sometimes"\n', "'manual_switch' must be one of"),
+        ("[colours]\nx = 1\n", "unknown table [colours]"),
+        ('[[circle]]\nname = "x"\n', "'mac' is missing"),
+        ('[[circle]]\nmac = "000D6F0001000001"\n[[circle]]\nmac = "000d6f0001000001"\n', "duplicate mac"),
+        ('[[circle]]\nmac = "000D6F0001000001"\nalways_on = "yes"\n', "'always_on' must be true or false"),
+        ("[stick\nport=1", "pwtui.toml"),
+    ],
+)
 def test_config_errors(toml: str, needle: str) -> None:
     with pytest.raises(ConfigError) as exc:
         parse_config(toml)

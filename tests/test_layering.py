@@ -25,11 +25,7 @@ def _imports(path: Path) -> set[str]:
     return names
 
 
-CASES = [
-    (pkg, path)
-    for pkg in FORBIDDEN
-    for path in sorted((ROOT / pkg).rglob("*.py"))
-]
+CASES = [(pkg, path) for pkg in FORBIDDEN for path in sorted((ROOT / pkg).rglob("*.py"))]
 
 
 @pytest.mark.parametrize("pkg,path", CASES, ids=[str(p.relative_to(ROOT)) for _, p in CASES])

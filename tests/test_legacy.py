@@ -15,8 +15,9 @@ REPO = Path(__file__).resolve().parent.parent
 
 
 def run(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "pwtui", "import-legacy", *args], capture_output=True, text=True,
-                          timeout=60)
+    return subprocess.run(
+        [sys.executable, "-m", "pwtui", "import-legacy", *args], capture_output=True, text=True, timeout=60
+    )
 
 
 def test_early_folder(tmp_path: Path) -> None:
@@ -27,11 +28,13 @@ def test_early_folder(tmp_path: Path) -> None:
         "mac, name, location, category, loginterval, production, always_on\n"
         "000D6F0001000000,     circle+,         hall1,   divers,  60,  False,  False\n"
         "000D6F0001000003,     solar-500,    floor3,   PV,       2,   True,   True\n"
-        "000D6F00010000ZZ,     broken,    x,   y,       2,   True,   True\n")
+        "000D6F00010000ZZ,     broken,    x,   y,       2,   True,   True\n"
+    )
     (src / "plugwise_control.csv").write_text(
         "mac, name, savelog, monitor, switch_state, schedule_state, schedule,\n"
         "000D6F0001000000,     circle+,         \tno, no, on, off, \n"
-        "000D6F0001000003,     solar-500, yes, yes, on, on, evening lights\n")
+        "000D6F0001000003,     solar-500, yes, yes, on, on, evening lights\n"
+    )
     (src / "schedule.csv").write_text((REPO / "schedule.csv").read_text())
     out = tmp_path / "new"
     out.mkdir()
@@ -40,7 +43,13 @@ def test_early_folder(tmp_path: Path) -> None:
     cfg = load_config(out / "pwtui.toml")
     assert cfg.stick.port == "/dev/ttyUSB1"
     solar = cfg.circle("000D6F0001000003")
-    assert solar and solar.production and solar.always_on and solar.log_interval == 2 and solar.location == "floor3"
+    assert (
+        solar
+        and solar.production
+        and solar.always_on
+        and solar.log_interval == 2
+        and solar.location == "floor3"
+    )
     rows = {r.mac: r for r in read_control(out / "plugwise_control.csv")}
     assert rows["000D6F0001000003"].schedule == "evening lights" and rows["000D6F0001000003"].schedule_state
     assert "evening lights" in read_schedules(out / "schedule.csv")
@@ -53,14 +62,45 @@ def test_early_folder(tmp_path: Path) -> None:
 def test_later_folder(tmp_path: Path) -> None:
     src = tmp_path / "old"
     (src / "schedules").mkdir(parents=True)
-    (src / "pw-conf.json").write_text(json.dumps({"static": [
-        {"mac": "000D6F00019E1A25", "category": "verbruik", "name": "meter", "loginterval": "2",
-         "always_on": "False", "production": "False", "location": "wisselend"}]}))
-    (src / "pw-control.json").write_text(json.dumps({"log_comm": "no", "dynamic": [
-        {"switch_state": "off", "monitor": "yes", "schedule": "__PW2PY__winter", "schedule_state": "on",
-         "mac": "000D6F00019E1A25", "savelog": "yes", "name": "meter"}]}))
+    (src / "pw-conf.json").write_text(
+        json.dumps(
+            {
+                "static": [
+                    {
+                        "mac": "000D6F00019E1A25",
+                        "category": "verbruik",
+                        "name": "meter",
+                        "loginterval": "2",
+                        "always_on": "False",
+                        "production": "False",
+                        "location": "wisselend",
+                    }
+                ]
+            }
+        )
+    )
+    (src / "pw-control.json").write_text(
+        json.dumps(
+            {
+                "log_comm": "no",
+                "dynamic": [
+                    {
+                        "switch_state": "off",
+                        "monitor": "yes",
+                        "schedule": "__PW2PY__winter",
+                        "schedule_state": "on",
+                        "mac": "000D6F00019E1A25",
+                        "savelog": "yes",
+                        "name": "meter",
+                    }
+                ],
+            }
+        )
+    )
     days = [[0] * 66 + [-1] * 26 + [0] * 4 for _ in range(7)]
-    (src / "schedules" / "winter.json").write_text(json.dumps({"name": "Switching schedule 1", "schedule": days}))
+    (src / "schedules" / "winter.json").write_text(
+        json.dumps({"name": "Switching schedule 1", "schedule": days})
+    )
     out = tmp_path / "new"
     out.mkdir()
     p = run(str(src), "--out", str(out))

@@ -5,9 +5,8 @@ from __future__ import annotations
 import asyncio
 import csv
 import io
-import os
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -33,7 +32,7 @@ def amsterdam(monkeypatch):
 
 def fill(path: Path) -> None:
     st = Store(path)
-    start = int(datetime(2026, 6, 1, tzinfo=timezone.utc).timestamp())
+    start = int(datetime(2026, 6, 1, tzinfo=UTC).timestamp())
     with st.batch():
         ivs = []
         for h in range(24 * 40):
@@ -74,7 +73,10 @@ def test_day_view_matches_store_and_export(tmp_path: Path) -> None:
             assert shown == pytest.approx(want) and len(scr.buckets) == 24
             table = scr.query_one("#log_table")
             assert table.row_count == 24
-            assert str(table.get_cell(scr.buckets[5].label, "used")) == f"{scr.buckets[5].consumption_wh / 1000:.3f}"
+            assert (
+                str(table.get_cell(scr.buckets[5].label, "used"))
+                == f"{scr.buckets[5].consumption_wh / 1000:.3f}"
+            )
             rows = list(csv.DictReader(io.StringIO(scr.export_csv())))
             assert len(rows) == 24 and sum(float(r["wh"]) for r in rows) == pytest.approx(want, abs=0.01)
             assert rows[0]["start_utc"].endswith("Z") and "+02:00" in rows[0]["start_local"]
@@ -87,10 +89,12 @@ def test_day_view_matches_store_and_export(tmp_path: Path) -> None:
             await pilot.press("minus", "minus")
             assert scr.period.zoom == "month" and scr.choices[scr.choice][0] == B
             prod = sum(b.production_wh for b in scr.buckets)
-            assert prod == pytest.approx(st.energy_between(B, int(scr.period.start.timestamp()),
-                                                           int(scr.period.end.timestamp()), True))
+            assert prod == pytest.approx(
+                st.energy_between(B, int(scr.period.start.timestamp()), int(scr.period.end.timestamp()), True)
+            )
             await pilot.press("left")
             assert scr.period.start.month == 5
+
     asyncio.run(go())
 
 
@@ -103,11 +107,20 @@ def test_queries_bucket_in_local_time(tmp_path: Path) -> None:
     assert [b.label[-5:] for b in hours][:2] == ["00:00", "01:00"]
     # local 00:00-01:00 is 22:00-23:00 UTC: that interval's energy is 10 + 22
     assert hours[0].consumption_wh == pytest.approx(32.0)
-    series = queries.power_series(con, int(datetime(2026, 6, 11, tzinfo=timezone.utc).timestamp()),
-                                  int(datetime(2026, 6, 12, tzinfo=timezone.utc).timestamp()), 100, [A])
+    series = queries.power_series(
+        con,
+        int(datetime(2026, 6, 11, tzinfo=UTC).timestamp()),
+        int(datetime(2026, 6, 12, tzinfo=UTC).timestamp()),
+        100,
+        [A],
+    )
     assert 90 <= len(series) <= 101 and all(100 <= w <= 106 for _, w in series)
-    plan = " ".join(r[3] for r in con.execute(
-        "EXPLAIN QUERY PLAN SELECT SUM(wh) FROM energy WHERE end_ts > 1 AND end_ts <= 2").fetchall())
+    plan = " ".join(
+        r[3]
+        for r in con.execute(
+            "EXPLAIN QUERY PLAN SELECT SUM(wh) FROM energy WHERE end_ts > 1 AND end_ts <= 2"
+        ).fetchall()
+    )
     assert "USING INDEX" in plan or "USING COVERING INDEX" in plan or "PRIMARY KEY" in plan
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-
 from pathlib import Path
 
 import pytest
@@ -57,6 +56,7 @@ def test_unchanged_save_round_trips_exactly(csv: Path) -> None:
         async with app.run_test(size=(110, 30)) as pilot:
             await pilot.press("ctrl+s")
             await pilot.pause()
+
     run(go())
     assert csv.read_bytes() == before
 
@@ -84,14 +84,15 @@ def test_edit_fill_copy_undo_redo_save_reload(csv: Path) -> None:
             await pilot.press("enter")  # first option: all weekdays
             await pilot.pause()
             for d in range(5):
-                assert grid.slots[d * 96:d * 96 + 4] == [-1] * 4
+                assert grid.slots[d * 96 : d * 96 + 4] == [-1] * 4
             assert grid.slots[5 * 96] == 0  # Saturday untouched
             await pilot.press("ctrl+s")
             await pilot.pause()
             assert not ed.dirty
+
     run(go())
     saved = read_schedules(csv)[first].week
-    assert all(saved.slots[d * 96:d * 96 + 4] == (-1,) * 4 for d in range(5))
+    assert all(saved.slots[d * 96 : d * 96 + 4] == (-1,) * 4 for d in range(5))
     assert any(isinstance(c, E.ReloadFiles) for c in rec.commands)
 
 
@@ -109,6 +110,7 @@ def test_invalid_watts_refused(csv: Path) -> None:
             await pilot.press("enter")
             await pilot.pause()
             assert grid.slots[0] == 25
+
     run(go())
 
 
@@ -117,9 +119,10 @@ def test_leaving_with_unsaved_changes_asks(csv: Path) -> None:
         app = Host(csv)
         async with app.run_test(size=(110, 30)) as pilot:
             await pilot.press("o", "escape")
-            assert "ConfirmScreen" == type(app.screen).__name__
+            assert type(app.screen).__name__ == "ConfirmScreen"
             await pilot.press("n")
             assert isinstance(app.screen, ScheduleEditorScreen)
+
     run(go())
 
 
@@ -134,6 +137,7 @@ def test_create_duplicate_and_delete(csv: Path) -> None:
             await pilot.press("delete", "y")
             await pilot.pause()
             assert "holiday" not in read_schedules(csv)
+
     run(go())
 
 
@@ -142,8 +146,10 @@ def test_save_reaches_the_simulator_circle_and_delete_refused_in_use(tmp_path: P
     virtual.forget(url)
     mac = virtual.circle_mac(1)
     cfg_path = tmp_path / "pwtui.toml"
-    cfg_path.write_text(f'[stick]\nport = "{url}"\ntimeout = 2.0\n[logging]\npower_interval = 1\n'
-                        f'[[circle]]\nmac = "{mac}"\nname = "lamp"\n')
+    cfg_path.write_text(
+        f'[stick]\nport = "{url}"\ntimeout = 2.0\n[logging]\npower_interval = 1\n'
+        f'[[circle]]\nmac = "{mac}"\nname = "lamp"\n'
+    )
     (tmp_path / "schedule.csv").write_text(REPO_SCHEDULES.read_text())
     cfg = load_config(cfg_path)
     net = virtual.network_for(url)
@@ -157,15 +163,16 @@ def test_save_reaches_the_simulator_circle_and_delete_refused_in_use(tmp_path: P
             while loop.time() < end and not (app.snapshot and app.snapshot.circle(mac)):
                 await pilot.pause(0.05)
             update_row(cfg.paths.control, mac, schedule=name, schedule_state=True)
-            while loop.time() < end + 5 and not (app.snapshot.circle(mac).schedule_sync == "done"):
+            while loop.time() < end + 5 and app.snapshot.circle(mac).schedule_sync != "done":
                 await pilot.pause(0.05)
             await pilot.press("s")
             ed = app.screen
             assert isinstance(ed, ScheduleEditorScreen) and ed.current == name
             await pilot.press("o", "ctrl+s")
             week = read_schedules(cfg.paths.schedules)[name].week
-            want = schedules.schedule_crc(week.to_circle(net.circles[mac].calibration,
-                                                         app.engine.utc_offset()))
+            want = schedules.schedule_crc(
+                week.to_circle(net.circles[mac].calibration, app.engine.utc_offset())
+            )
             end = loop.time() + 10
             while loop.time() < end and net.circles[mac].schedule_crc != want:
                 await pilot.pause(0.05)
@@ -173,6 +180,7 @@ def test_save_reaches_the_simulator_circle_and_delete_refused_in_use(tmp_path: P
             await pilot.press("delete")
             await pilot.pause()
             assert name in read_schedules(cfg.paths.schedules), "deleted a schedule in use"
+
     run(go())
 
 
@@ -180,7 +188,6 @@ def test_editor_snapshot(snap_compare, csv: Path, monkeypatch) -> None:
     for var in ("NO_COLOR", "TEXTUAL_THEME", "FORCE_COLOR"):
         monkeypatch.delenv(var, raising=False)
     assert snap_compare(Host(csv), terminal_size=(110, 20), press=["right", "right", "down"])
-
 
 
 def test_rename_and_duplicate(csv: Path) -> None:
@@ -202,4 +209,5 @@ def test_rename_and_duplicate(csv: Path) -> None:
             await pilot.pause()
             names = list(read_schedules(csv))
             assert "renamed" in names and "copy one" not in names
+
     run(go())

@@ -16,8 +16,12 @@ from protocol.stick import Stick
 
 
 def start(*args: str) -> tuple[subprocess.Popen, str]:
-    proc = subprocess.Popen([sys.executable, "-m", "pwtui", "simulate", "--latency", "0", *args],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "pwtui", "simulate", "--latency", "0", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     first = proc.stdout.readline().strip()
     return proc, first
 
@@ -68,6 +72,10 @@ def test_tcp_with_our_driver(tmp_path) -> None:
 
 
 def test_bad_arguments_exit_2() -> None:
-    proc = subprocess.run([sys.executable, "-m", "pwtui", "simulate", "--circles", "99"],
-                          capture_output=True, text=True, timeout=30)
+    proc = subprocess.run(
+        [sys.executable, "-m", "pwtui", "simulate", "--circles", "99"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     assert proc.returncode == 2 and "0…63" in proc.stderr

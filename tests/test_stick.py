@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import threading
 import time
 from concurrent.futures import Future
 
 import pytest
 
-from protocol import messages as M, schedules, units, virtual
+from protocol import messages as M
+from protocol import schedules, virtual
 from protocol.circle import Circle, CirclePlus, poll_power
 from protocol.errors import LinkDown, NodeTimeout, NotAStick, PortError
 from protocol.stick import Priority, Stick
@@ -67,6 +67,7 @@ def test_switch_and_log_range(stick: Stick) -> None:
 
 def units_timedelta(minutes: int):
     from datetime import timedelta
+
     return timedelta(minutes=minutes)
 
 
@@ -188,6 +189,7 @@ def test_unsolicited_messages_reach_subscriber() -> None:
 
 def test_comm_log_reads_back_with_decode(tmp_path) -> None:
     from pwtui import decode
+
     log = tmp_path / "comm.log"
     s = Stick(fresh("sim://?circles=1&latency=0"), comm_log=log)
     s.open()
@@ -195,7 +197,7 @@ def test_comm_log_reads_back_with_decode(tmp_path) -> None:
     s.close()
     lines = log.read_text().splitlines()
     assert len(lines) >= 5
-    decoded = [decode.decode_item(l)[0] for l in lines]
+    decoded = [decode.decode_item(ln)[0] for ln in lines]
     assert all(d["crc_ok"] for d in decoded)
     assert [d["id"] for d in decoded][:3] == ["000A", "0000", "0011"]
 
@@ -211,14 +213,21 @@ def test_something_that_is_not_a_stick(tmp_path) -> None:
         Stick("loop://", timeout=0.3, retries=0).open(init_timeout=0.3)
 
 
-@pytest.mark.parametrize("text,needle", [
-    ("[Errno 13] could not open port /dev/ttyUSB0: [Errno 13] Permission denied: '/dev/ttyUSB0'", "dialout"),
-    ("[Errno 16] could not open port /dev/ttyUSB0: [Errno 16] Device or resource busy", "busy"),
-    ("could not exclusively lock port /dev/ttyUSB0: [Errno 11] Resource temporarily unavailable", "busy"),
-    ("[Errno 2] could not open port /dev/ttyUSB9: [Errno 2] No such file or directory", "plugged in"),
-    ("Could not open port socket://pi:3333: [Errno 111] Connection refused", "ser2net"),
-])
+@pytest.mark.parametrize(
+    "text,needle",
+    [
+        (
+            "[Errno 13] could not open port /dev/ttyUSB0: [Errno 13] Permission denied: '/dev/ttyUSB0'",
+            "dialout",
+        ),
+        ("[Errno 16] could not open port /dev/ttyUSB0: [Errno 16] Device or resource busy", "busy"),
+        ("could not exclusively lock port /dev/ttyUSB0: [Errno 11] Resource temporarily unavailable", "busy"),
+        ("[Errno 2] could not open port /dev/ttyUSB9: [Errno 2] No such file or directory", "plugged in"),
+        ("Could not open port socket://pi:3333: [Errno 111] Connection refused", "ser2net"),
+    ],
+)
 def test_port_error_messages_say_how_to_fix(text: str, needle: str) -> None:
     from protocol.stick import _port_error_text
+
     msg = _port_error_text("/dev/ttyUSB0", Exception(text))
     assert needle in msg and "\n" not in msg

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
 from protocol import schedules, units
 from protocol.units import Calibration
@@ -56,7 +57,7 @@ def test_log_address_block_and_wrap() -> None:
 
 
 def test_y2k_round_trip_and_invalid() -> None:
-    when = datetime(2017, 11, 6, 1, 0, tzinfo=timezone.utc)
+    when = datetime(2017, 11, 6, 1, 0, tzinfo=UTC)
     assert units.encode_y2k(when) == 0x110B1C5C
     assert units.decode_y2k(0x110B1C5C) == when
     assert units.decode_y2k(0xFFFFFFFF) is None

@@ -36,9 +36,7 @@ def _expected(v: dict, msg: messages.Message) -> dict[str, object]:
                 exp["@seq"] = None
             else:
                 exp["@seq"] = int(val, 16)
-        elif key in ("mac", "stick_mac", "circle_plus_mac"):
-            exp["mac"] = val
-        elif key in ("payload",):
+        elif key in ("mac", "stick_mac", "circle_plus_mac") or key in ("payload",):
             exp["mac"] = val
         elif key == "status":
             exp["status"] = int(val, 16)
@@ -81,9 +79,23 @@ def _expected(v: dict, msg: messages.Message) -> dict[str, object]:
             exp["fw_version"] = _iso(val)
         elif key == "node_type":
             exp["node_type"] = val
-        elif key in ("gain_a", "gain_b", "off_tot", "off_noise", "hour", "minute", "second",
-                     "day_of_week", "day", "month", "year", "features", "removed_mac",
-                     "schedule_crc", "accept"):
+        elif key in (
+            "gain_a",
+            "gain_b",
+            "off_tot",
+            "off_noise",
+            "hour",
+            "minute",
+            "second",
+            "day_of_week",
+            "day",
+            "month",
+            "year",
+            "features",
+            "removed_mac",
+            "schedule_crc",
+            "accept",
+        ):
             if key == "accept":
                 exp["accept"] = val == "01"
             else:
@@ -139,13 +151,13 @@ def _value(msg: messages.Message, key: str) -> object:
 @pytest.mark.parametrize("v", VALID, ids=[f"{i}-{v['message_id']}" for i, v in enumerate(VALID)])
 def test_vector_decodes_to_stated_values(v: dict) -> None:
     msg = _decode(v)
-    assert msg.ID == v["message_id"]
+    assert v["message_id"] == msg.ID
     exp = _expected(v, msg)
     assert exp or not v["derived"], "vector states values but none were mapped"
     for key, want in exp.items():
         if key == "entries":
             got = msg.entries  # type: ignore[attr-defined]
-            for entry, w in zip(got, want):
+            for entry, w in zip(got, want, strict=False):
                 assert entry.pulses == w["pulses"]
                 if w["datetime"].startswith("invalid"):
                     assert entry.when is None and entry.raw_datetime == int(w["datetime_raw"], 16)
@@ -159,8 +171,9 @@ def test_vector_decodes_to_stated_values(v: dict) -> None:
             assert got == want, key
 
 
-@pytest.mark.parametrize("v", [v for v in VALID if v["direction"] == "host->stick"],
-                         ids=lambda v: v["message_id"])
+@pytest.mark.parametrize(
+    "v", [v for v in VALID if v["direction"] == "host->stick"], ids=lambda v: v["message_id"]
+)
 def test_request_vectors_reencode_byte_identically(v: dict) -> None:
     msg = _decode(v)
     assert not msg.RESPONSE
@@ -180,7 +193,10 @@ def test_response_vectors_reencode_byte_identically() -> None:
 def test_power_vector_watts_with_its_calibration() -> None:
     by_id = {}
     for v in VALID:
-        if v["derived"].get("mac") == "000D6F00002366BB" or v["derived"].get("circle_plus_mac") == "000D6F00002366BB":
+        if (
+            v["derived"].get("mac") == "000D6F00002366BB"
+            or v["derived"].get("circle_plus_mac") == "000D6F00002366BB"
+        ):
             by_id.setdefault(v["message_id"], v)
     cal = _decode(by_id["0027"]).calibration  # type: ignore[attr-defined]
     power = _decode(by_id["0013"])

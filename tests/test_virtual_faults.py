@@ -7,7 +7,8 @@ import time
 import pytest
 import serial
 
-from protocol import messages as M, virtual
+from protocol import messages as M
+from protocol import virtual
 from protocol.frames import FrameDecoder, encode_frame
 
 C1 = virtual.circle_mac(1)
@@ -46,8 +47,11 @@ def test_late_reply_follows_its_00e1() -> None:
     ser, _ = open_raw("late=1,e1=0.05")
     msgs = frames(exchange(ser, 3))
     for seq in {m.seq for m in msgs if isinstance(m, M.InfoResponse)}:
-        kinds = [("E1" if isinstance(m, M.Ack) and m.status == M.TIMEOUT else type(m).__name__)
-                 for m in msgs if m.seq == seq and not (isinstance(m, M.Ack) and m.status == M.ACCEPTED)]
+        kinds = [
+            ("E1" if isinstance(m, M.Ack) and m.status == M.TIMEOUT else type(m).__name__)
+            for m in msgs
+            if m.seq == seq and not (isinstance(m, M.Ack) and m.status == M.ACCEPTED)
+        ]
         assert kinds == ["E1", "InfoResponse"]
 
 
@@ -88,7 +92,7 @@ def test_drift_fault_sets_clock_drift() -> None:
 
 
 def test_vanish_fault_drops_and_returns() -> None:
-    ser, net = open_raw("vanish=1.5")
+    ser, _net = open_raw("vanish=1.5")
     seen_gone = False
     end = time.monotonic() + 3
     while time.monotonic() < end and not seen_gone:
@@ -101,7 +105,7 @@ def test_vanish_fault_drops_and_returns() -> None:
     end = time.monotonic() + 3
     while True:
         try:
-            serial.serial_for_url(f"sim://?circles=2&seed=8&latency=0&faults=vanish=1.5", timeout=0.05).close()
+            serial.serial_for_url("sim://?circles=2&seed=8&latency=0&faults=vanish=1.5", timeout=0.05).close()
             break
         except serial.SerialException:
             assert time.monotonic() < end

@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import serial
 
-from protocol import messages as M, schedules, units, virtual
+from protocol import messages as M
+from protocol import schedules, units, virtual
 from protocol.fields import LogAddress
 from protocol.frames import FrameDecoder, encode_frame
 
-START = datetime(2026, 6, 15, 10, 7, tzinfo=timezone.utc)  # a sunny Monday morning
+START = datetime(2026, 6, 15, 10, 7, tzinfo=UTC)  # a sunny Monday morning
 
 
 class Port:
@@ -50,7 +51,7 @@ class Port:
 
 @pytest.fixture
 def port():
-    p = Port(f"sim://?circles=8&seed=3&latency=0&history=2&start=2026-06-15T10:07:00Z")
+    p = Port("sim://?circles=8&seed=3&latency=0&history=2&start=2026-06-15T10:07:00Z")
     yield p
     p.close()
 
@@ -210,7 +211,7 @@ def test_node_table_remove_and_join(port: Port) -> None:
 
 
 def test_clock_set_and_rtc(port: Port) -> None:
-    when = datetime(2026, 6, 15, 10, 0, 30, tzinfo=timezone.utc)
+    when = datetime(2026, 6, 15, 10, 0, 30, tzinfo=UTC)
     _, ack = port.ask(M.ClockSetRequest.at(C1, when))
     assert ack.status == 0x00D7
     _, clock = port.ask(M.ClockGetRequest(mac=C1))
@@ -232,7 +233,7 @@ def test_speed_runs_time_faster() -> None:
 
 
 def test_log_fills_as_time_passes() -> None:
-    url = f"sim://?circles=1&latency=0&speed=7200&start=2026-06-15T10:07:00Z"
+    url = "sim://?circles=1&latency=0&speed=7200&start=2026-06-15T10:07:00Z"
     virtual.forget(url)
     net = virtual.network_for(url)
     c = net.circles[C1]

@@ -13,14 +13,29 @@ from urllib.parse import parse_qs, urlsplit
 
 from .network import CIRCLE_PLUS_MAC, STICK_MAC, VirtualNetwork, circle_mac
 
-__all__ = ["VirtualNetwork", "register", "network_for", "parse_url", "CIRCLE_PLUS_MAC", "STICK_MAC",
-           "circle_mac"]
+__all__ = [
+    "CIRCLE_PLUS_MAC",
+    "STICK_MAC",
+    "VirtualNetwork",
+    "circle_mac",
+    "network_for",
+    "parse_url",
+    "register",
+]
 
 _networks: dict[str, VirtualNetwork] = {}
 _lock = threading.Lock()
 
-_PARAMS = {"circles": int, "seed": int, "latency": float, "history": float, "speed": float,
-           "faults": str, "start": str, "state": str}
+_PARAMS = {
+    "circles": int,
+    "seed": int,
+    "latency": float,
+    "history": float,
+    "speed": float,
+    "faults": str,
+    "start": str,
+    "state": str,
+}
 
 
 def register() -> None:
@@ -42,7 +57,9 @@ def parse_url(url: str) -> dict[str, object]:
         try:
             value = _PARAMS[key](values[-1])
         except ValueError:
-            raise ValueError(f"{url}: parameter {key}={values[-1]!r} is not a {_PARAMS[key].__name__}") from None
+            raise ValueError(
+                f"{url}: parameter {key}={values[-1]!r} is not a {_PARAMS[key].__name__}"
+            ) from None
         kwargs[key] = value
     out: dict[str, object] = {}
     names = {"latency": "latency_ms", "history": "history_days", "state": "state_file"}

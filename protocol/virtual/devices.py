@@ -10,7 +10,7 @@ import bisect
 import math
 import random
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from .. import schedules, units
 from ..fields import LogEntry
@@ -24,10 +24,10 @@ LOG_POSITIONS = units.LOG_BLOCKS * units.LOG_SLOTS  # 24064 entries, then wrap
 class LogSegment:
     """A run of log entries written with one interval setting."""
 
-    start_index: int          # absolute entry index of the first entry
-    first_end: float          # end time of the first interval (UTC seconds)
+    start_index: int  # absolute entry index of the first entry
+    first_end: float  # end time of the first interval (UTC seconds)
     interval_s: int
-    per_interval: int         # 1, or 2 when production is logged too
+    per_interval: int  # 1, or 2 when production is logged too
 
     def count_until(self, now: float) -> int:
         if now < self.first_end:
@@ -37,21 +37,21 @@ class LogSegment:
 
 @dataclass
 class VirtualCircle:
-    index: int                      # 0 = Circle+, 1… = circles
+    index: int  # 0 = Circle+, 1… = circles
     mac: str
     load: Load
     calibration: Calibration
     hw_version: str
-    fw_version: int                 # unix time of the firmware build
+    fw_version: int  # unix time of the firmware build
     node_type: int = 2
     relay: bool = True
     online: bool = True
     joined: bool = True
-    clock_offset: float = 0.0       # circle clock − true UTC, seconds, at clock_set_at
-    drift_per_day: float = 0.0      # seconds gained per day
+    clock_offset: float = 0.0  # circle clock − true UTC, seconds, at clock_set_at
+    drift_per_day: float = 0.0  # seconds gained per day
     clock_set_at: float = 0.0
-    log_interval: int = 60          # minutes, consumption
-    production_interval: int = 0    # minutes, 0 = production not logged
+    log_interval: int = 60  # minutes, consumption
+    production_interval: int = 0  # minutes, 0 = production not logged
     schedule_values: list[int] = field(default_factory=lambda: [schedules.ON] * schedules.SLOTS)
     schedule_enabled: bool = False
     relay_history: list[tuple[float, bool]] = field(default_factory=list)
@@ -120,7 +120,7 @@ class VirtualCircle:
         return self.clock_offset + self.drift_per_day * (t - self.clock_set_at) / 86400.0
 
     def circle_time(self, t: float) -> datetime:
-        return datetime.fromtimestamp(t + self.clock_error(t), tz=timezone.utc)
+        return datetime.fromtimestamp(t + self.clock_error(t), tz=UTC)
 
     def set_clock(self, when: datetime, t: float) -> None:
         self.clock_offset = when.timestamp() - t
@@ -182,7 +182,7 @@ class VirtualCircle:
         wh = self.energy_wh(start, end, production)
         avg_w = wh * 3600.0 / seg.interval_s
         pulses = self.pulses(-avg_w if production else avg_w, seg.interval_s)
-        when = datetime.fromtimestamp(end, tz=timezone.utc)
+        when = datetime.fromtimestamp(end, tz=UTC)
         return LogEntry(when, pulses, units.encode_y2k(when))
 
     # --- schedule ----------------------------------------------------------------
@@ -225,7 +225,9 @@ def make_circle(index: int, mac: str, load: Load, seed: int) -> VirtualCircle:
         mac=mac,
         load=load,
         calibration=cal,
-        hw_version="653907007325" if circle_plus else rng.choice(["653907014023", "653907014024", "653909001106"]),
+        hw_version="653907007325"
+        if circle_plus
+        else rng.choice(["653907014023", "653907014024", "653909001106"]),
         fw_version=0x4E0844C2 if rng.random() < 0.7 else 0x4CCEC0C2,
         node_type=1 if circle_plus else 2,
         drift_per_day=rng.uniform(-4.0, 4.0),

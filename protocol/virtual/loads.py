@@ -96,12 +96,18 @@ def _heater(seed: int, minute: int) -> float:
 
 def _charger(seed: int, minute: int) -> float:
     hour = (minute // 60) % 24
-    return 12.0 if 21 <= hour or hour < 6 else 0.3
+    return 12.0 if hour >= 21 or hour < 6 else 0.3
 
 
 _KINDS = {
-    "fridge": _fridge, "tv": _tv, "washer": _washer, "nas": _nas, "lamp": _lamp,
-    "solar": _solar, "heater": _heater, "charger": _charger,
+    "fridge": _fridge,
+    "tv": _tv,
+    "washer": _washer,
+    "nas": _nas,
+    "lamp": _lamp,
+    "solar": _solar,
+    "heater": _heater,
+    "charger": _charger,
 }
 #: The order circles get their loads in; circle 6 is the solar inverter.
 HOUSE = ("fridge", "tv", "washer", "nas", "lamp", "solar", "heater", "charger")

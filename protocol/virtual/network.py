@@ -18,9 +18,9 @@ import heapq
 import random
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from typing import Callable
+from datetime import UTC, datetime
 
 from .. import messages as M
 from .. import schedules, units
@@ -41,25 +41,29 @@ def circle_mac(index: int) -> str:
 
 @dataclass
 class Faults:
-    drop: float = 0.0       # node reply lost → 00E1
-    corrupt: float = 0.0    # share of outgoing frames with one corrupted byte
-    dup: float = 0.0        # node reply sent twice
-    late: float = 0.0       # 00E1 first, then the real reply
-    chatter: float = 0.0    # 0x83 before node replies, `# APS…` lines
-    offline: float = 0.0    # share of 10-minute windows each circle is unreachable (a timetable by seed)
-    drift: float = 0.0      # clock drift, seconds per day (± by circle) instead of the default few seconds
-    vanish: float = 0.0     # the stick disappears for a second every this many seconds
-    e1_delay: float = 3.0   # seconds from ack to 00E1
+    drop: float = 0.0  # node reply lost → 00E1
+    corrupt: float = 0.0  # share of outgoing frames with one corrupted byte
+    dup: float = 0.0  # node reply sent twice
+    late: float = 0.0  # 00E1 first, then the real reply
+    chatter: float = 0.0  # 0x83 before node replies, `# APS…` lines
+    offline: float = 0.0  # share of 10-minute windows each circle is unreachable (a timetable by seed)
+    drift: float = 0.0  # clock drift, seconds per day (± by circle) instead of the default few seconds
+    vanish: float = 0.0  # the stick disappears for a second every this many seconds
+    e1_delay: float = 3.0  # seconds from ack to 00E1
 
     @classmethod
-    def parse(cls, text: str, latency_ms: float) -> "Faults":
+    def parse(cls, text: str, latency_ms: float) -> Faults:
         f = cls(e1_delay=3.0 if latency_ms > 0 else 0.05)
         for item in filter(None, (p.strip() for p in text.split(","))):
             name, _, value = item.partition("=")
-            name = {"drops": "drop", "duplicate": "dup", "duplicates": "dup", "e1": "e1_delay"}.get(name, name)
+            name = {"drops": "drop", "duplicate": "dup", "duplicates": "dup", "e1": "e1_delay"}.get(
+                name, name
+            )
             if name not in cls.__dataclass_fields__:
-                raise ValueError(f"unknown fault {name!r} (known: drop, corrupt, dup, late, chatter, offline, "
-                                 f"drift, vanish, e1)")
+                raise ValueError(
+                    f"unknown fault {name!r} (known: drop, corrupt, dup, late, chatter, offline, "
+                    f"drift, vanish, e1)"
+                )
             try:
                 number = float(value) if value else (0.05 if name == "chatter" else 1.0)
             except ValueError:
@@ -76,9 +80,17 @@ class _Out:
 
 
 class VirtualNetwork:
-    def __init__(self, circles: int = 8, seed: int = 1, latency_ms: float = 80.0,
-                 history_days: float = 0.0, speed: float = 1.0, faults: str = "",
-                 start: datetime | None = None, state_file: str | None = None) -> None:
+    def __init__(
+        self,
+        circles: int = 8,
+        seed: int = 1,
+        latency_ms: float = 80.0,
+        history_days: float = 0.0,
+        speed: float = 1.0,
+        faults: str = "",
+        start: datetime | None = None,
+        state_file: str | None = None,
+    ) -> None:
         if not 0 <= circles <= 63:
             raise ValueError(f"circles must be 0…63, got {circles}")
         if speed <= 0:
@@ -91,7 +103,7 @@ class VirtualNetwork:
         self._lock = threading.RLock()
         self._cond = threading.Condition(self._lock)
         self._t0_real = time.monotonic()
-        self._t0_sim = (start or datetime.now(timezone.utc)).timestamp()
+        self._t0_sim = (start or datetime.now(UTC)).timestamp()
         self.stick_mac = STICK_MAC
         self.circle_plus_mac = CIRCLE_PLUS_MAC
         self.circles: dict[str, VirtualCircle] = {}
@@ -122,8 +134,8 @@ class VirtualNetwork:
         self._buffer = bytearray()
         self._line_free = 0.0
         self._last_ack = 0.0
-        self.queue_size = 16                # node requests the stick holds at once
-        self._in_flight: list[float] = []   # when each held request's reply leaves
+        self.queue_size = 16  # node requests the stick holds at once
+        self._in_flight: list[float] = []  # when each held request's reply leaves
         self._stick_buffer = [0] * schedules.SLOTS
         self.attached = False
         self.vanished = False
@@ -132,6 +144,7 @@ class VirtualNetwork:
         self.on_change: Callable[[], None] | None = None
         if state_file:
             from .state import load_state
+
             load_state(self, state_file)
 
     # --- time --------------------------------------------------------------------
@@ -140,7 +153,7 @@ class VirtualNetwork:
         return self._t0_sim + (time.monotonic() - self._t0_real) * self.speed
 
     def now(self) -> datetime:
-        return datetime.fromtimestamp(self.now_ts(), tz=timezone.utc)
+        return datetime.fromtimestamp(self.now_ts(), tz=UTC)
 
     def advance(self) -> None:
         """Bring time-driven state up to now: schedules, advertisements."""
@@ -151,8 +164,10 @@ class VirtualNetwork:
             if self.advertising and t >= self._next_advert:
                 self._next_advert = t + 75.0
                 for mac in sorted(self.advertising):
-                    self._emit(time.monotonic(), self._frame(M.AdvertiseResponse(
-                        seq=self._rng.randrange(0, 0xFFFC), mac=mac)))
+                    self._emit(
+                        time.monotonic(),
+                        self._frame(M.AdvertiseResponse(seq=self._rng.randrange(0, 0xFFFC), mac=mac)),
+                    )
 
     # --- test-facing API ---------------------------------------------------------
 
@@ -267,7 +282,7 @@ class VirtualNetwork:
             data = head.data
             if self.faults.corrupt and self._rng.random() < self.faults.corrupt:
                 i = self._rng.randrange(len(data))
-                data = data[:i] + bytes([data[i] ^ (1 << self._rng.randrange(8))]) + data[i + 1:]
+                data = data[:i] + bytes([data[i] ^ (1 << self._rng.randrange(8))]) + data[i + 1 :]
             self._buffer += data
 
     def _emit(self, due: float, data: bytes) -> None:
@@ -342,17 +357,28 @@ class VirtualNetwork:
                 self._emit(reply_at + 0.002, data)
         if self.faults.chatter and self._rng.random() < self.faults.chatter:
             mac = getattr(msg, "mac", None) or self.circle_plus_mac
-            self._emit(reply_at + 0.001,
-                       f"# APSRequestNodeInfo: Source MAC: {self.stick_mac}# APSRequestNodeInfo: "
-                       f"Destination MAC: \r\n{mac}\r\n".encode())
+            self._emit(
+                reply_at + 0.001,
+                f"# APSRequestNodeInfo: Source MAC: {self.stick_mac}# APSRequestNodeInfo: "
+                f"Destination MAC: \r\n{mac}\r\n".encode(),
+            )
 
     def _respond(self, msg: M.Message, seq: int) -> list[M.Message] | None:
         """The replies a request gets, [] for a stick-only ack, None for 00E1."""
         t = self.now_ts()
         if isinstance(msg, M.StickInitRequest):
             cp = self.circle_plus_mac
-            return [M.StickInitResponse(seq=seq, mac=self.stick_mac, unknown=1, network_online=True,
-                                        network_id="FD" + cp[2:], short_network_id="34FD", trailer="FF")]
+            return [
+                M.StickInitResponse(
+                    seq=seq,
+                    mac=self.stick_mac,
+                    unknown=1,
+                    network_online=True,
+                    network_id="FD" + cp[2:],
+                    short_network_id="34FD",
+                    trailer="FF",
+                )
+            ]
         if isinstance(msg, M.ScheduleBufferRequest):
             sl = schedules.buffer_slice(msg.offset)
             if sl.stop <= schedules.SLOTS:
@@ -371,9 +397,19 @@ class VirtualNetwork:
             return None
         mac = getattr(msg, "mac", None)
         if mac == self.stick_mac and isinstance(msg, M.InfoRequest):
-            return [M.InfoResponse(seq=seq, mac=mac, datetime=None, log_address=LogAddress(0), relay=False,
-                                   hz=0x80, hw_version="653907008511", fw_version=datetime.fromtimestamp(
-                                       0x4E0842BB, tz=timezone.utc), node_type=0)]
+            return [
+                M.InfoResponse(
+                    seq=seq,
+                    mac=mac,
+                    datetime=None,
+                    log_address=LogAddress(0),
+                    relay=False,
+                    hz=0x80,
+                    hw_version="653907008511",
+                    fw_version=datetime.fromtimestamp(0x4E0842BB, tz=UTC),
+                    node_type=0,
+                )
+            ]
         c = self.circles.get(mac or "")
         if c is None or not c.online or not c.joined or self.offline_now(c, t):
             return None
@@ -397,8 +433,15 @@ class VirtualNetwork:
     def _node(self, c: VirtualCircle, msg: M.Message, seq: int, t: float) -> list[M.Message] | None:
         mac = c.mac
         if isinstance(msg, M.PingRequest):
-            return [M.PingResponse(seq=seq, mac=mac, rssi_in=self._rng.randrange(60, 90),
-                                   rssi_out=self._rng.randrange(60, 90), ping_ms=self._rng.randrange(10, 60))]
+            return [
+                M.PingResponse(
+                    seq=seq,
+                    mac=mac,
+                    rssi_in=self._rng.randrange(60, 90),
+                    rssi_out=self._rng.randrange(60, 90),
+                    ping_ms=self._rng.randrange(10, 60),
+                )
+            ]
         if isinstance(msg, M.PowerRequest):
             w = c.true_watts(t)
             hour_start = t - t % 3600
@@ -407,42 +450,73 @@ class VirtualNetwork:
             p1 = max(-32768, min(32767, c.pulses(w, 1)))
             p8 = max(-32768, min(32767, c.pulses(w, 8)))
             # the hour counters read back as Wh with seconds=3600 (PROTOCOL.md B §4)
-            return [M.PowerResponse(
-                seq=seq, mac=mac, pulses_1s=p1, pulses_8s=p8,
-                pulses_hour=max(0, c.pulses(cons_wh, 3600)),
-                pulses_hour_production=min(0, c.pulses(-prod_wh, 3600)),
-                offset=self._rng.randrange(0, 16))]
+            return [
+                M.PowerResponse(
+                    seq=seq,
+                    mac=mac,
+                    pulses_1s=p1,
+                    pulses_8s=p8,
+                    pulses_hour=max(0, c.pulses(cons_wh, 3600)),
+                    pulses_hour_production=min(0, c.pulses(-prod_wh, 3600)),
+                    offset=self._rng.randrange(0, 16),
+                )
+            ]
         if isinstance(msg, M.SwitchRequest):
             c.set_relay(msg.relay, t)
             return [M.Ack(seq=seq, status=0x00D8 if msg.relay else 0x00DE, mac=mac)]
         if isinstance(msg, M.InfoRequest):
             ct = c.circle_time(t)
             pos = c.write_position(t)
-            return [M.InfoResponse(
-                seq=seq, mac=mac, datetime=ct.replace(second=0, microsecond=0),
-                log_address=LogAddress(units.LOG_BASE + 8 * pos), relay=c.relay, hz=0x85,
-                hw_version=c.hw_version, fw_version=datetime.fromtimestamp(c.fw_version, tz=timezone.utc),
-                node_type=c.node_type)]
+            return [
+                M.InfoResponse(
+                    seq=seq,
+                    mac=mac,
+                    datetime=ct.replace(second=0, microsecond=0),
+                    log_address=LogAddress(units.LOG_BASE + 8 * pos),
+                    relay=c.relay,
+                    hz=0x85,
+                    hw_version=c.hw_version,
+                    fw_version=datetime.fromtimestamp(c.fw_version, tz=UTC),
+                    node_type=c.node_type,
+                )
+            ]
         if isinstance(msg, M.CalibrationRequest):
             cal = c.calibration
-            return [M.CalibrationResponse(seq=seq, mac=mac, gain_a=cal.gain_a, gain_b=cal.gain_b,
-                                          off_tot=cal.off_tot, off_noise=cal.off_noise)]
+            return [
+                M.CalibrationResponse(
+                    seq=seq,
+                    mac=mac,
+                    gain_a=cal.gain_a,
+                    gain_b=cal.gain_b,
+                    off_tot=cal.off_tot,
+                    off_noise=cal.off_noise,
+                )
+            ]
         if isinstance(msg, M.ClockSetRequest):
-            when = msg.datetime or datetime.fromtimestamp(t, tz=timezone.utc)
+            when = msg.datetime or datetime.fromtimestamp(t, tz=UTC)
             when = when.replace(hour=msg.hour, minute=msg.minute, second=msg.second)
             c.set_clock(when, t)
             return [M.Ack(seq=seq, status=0x00D7, mac=mac)]
         if isinstance(msg, M.ClockGetRequest):
             ct = c.circle_time(t)
-            return [M.ClockResponse(seq=seq, mac=mac, hour=ct.hour, minute=ct.minute, second=ct.second,
-                                    day_of_week=ct.isoweekday(), unknown=1, schedule_crc=c.schedule_crc)]
+            return [
+                M.ClockResponse(
+                    seq=seq,
+                    mac=mac,
+                    hour=ct.hour,
+                    minute=ct.minute,
+                    second=ct.second,
+                    day_of_week=ct.isoweekday(),
+                    unknown=1,
+                    schedule_crc=c.schedule_crc,
+                )
+            ]
         if isinstance(msg, M.LogBlockRequest):
             block = msg.log_address.block
             if block is None:
                 return None
             entries = tuple(c.entry_at(block * 4 + s, t) for s in range(4))
-            return [M.LogBlockResponse(seq=seq, mac=mac, entries=entries,
-                                       log_address=LogAddress.of(block))]
+            return [M.LogBlockResponse(seq=seq, mac=mac, entries=entries, log_address=LogAddress.of(block))]
         if isinstance(msg, M.LogIntervalRequest):
             c.change_intervals(msg.consumption, msg.production, t)
             return [M.Ack(seq=seq, status=0x00F8, mac=mac)]
@@ -485,7 +559,9 @@ class VirtualNetwork:
                 gone = self.circles.get(msg.remove_mac)
                 if gone is not None:
                     gone.joined = False
-            return [M.RemoveNodeResponse(seq=seq, mac=c.mac, removed_mac=msg.remove_mac, status=1 if ok else 0)]
+            return [
+                M.RemoveNodeResponse(seq=seq, mac=c.mac, removed_mac=msg.remove_mac, status=1 if ok else 0)
+            ]
         if isinstance(msg, M.RtcSetRequest):
             when = msg.datetime
             if when is None:
@@ -493,7 +569,7 @@ class VirtualNetwork:
             self.rtc_offset = when.timestamp() - t
             return [M.Ack(seq=seq, status=0x00DF, mac=c.mac)]
         if isinstance(msg, M.RtcGetRequest):
-            rtc = M.RtcResponse.at(c.mac, datetime.fromtimestamp(t + self.rtc_offset, tz=timezone.utc))
+            rtc = M.RtcResponse.at(c.mac, datetime.fromtimestamp(t + self.rtc_offset, tz=UTC))
             return [dataclasses.replace(rtc, seq=seq)]
         return None
 

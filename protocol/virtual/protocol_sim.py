@@ -69,7 +69,7 @@ class Serial(SerialBase):
     def reset_input_buffer(self) -> None:
         if self.is_open:
             self._net.in_waiting()
-            self._net._buffer.clear()  # noqa: SLF001 - the port owns the buffer it drains
+            self._net._buffer.clear()
 
     def reset_output_buffer(self) -> None:
         pass

@@ -14,17 +14,22 @@ if TYPE_CHECKING:
     from .network import VirtualNetwork
 
 
-def dump_state(net: "VirtualNetwork") -> dict[str, Any]:
+def dump_state(net: VirtualNetwork) -> dict[str, Any]:
     t = net.now_ts()
     return {
         "saved": t,
         "rtc_offset": net.rtc_offset,
         "circles": {
             mac: {
-                "relay": c.relay, "online": c.online, "joined": c.joined,
-                "clock_error": c.clock_error(t), "drift_per_day": c.drift_per_day,
-                "log_interval": c.log_interval, "production_interval": c.production_interval,
-                "schedule_values": c.schedule_values, "schedule_enabled": c.schedule_enabled,
+                "relay": c.relay,
+                "online": c.online,
+                "joined": c.joined,
+                "clock_error": c.clock_error(t),
+                "drift_per_day": c.drift_per_day,
+                "log_interval": c.log_interval,
+                "production_interval": c.production_interval,
+                "schedule_values": c.schedule_values,
+                "schedule_enabled": c.schedule_enabled,
                 "segments": [vars(s) for s in c.segments],
                 "relay_history": c.relay_history[-500:],
                 "node_table": c.node_table,
@@ -34,7 +39,7 @@ def dump_state(net: "VirtualNetwork") -> dict[str, Any]:
     }
 
 
-def save_state(net: "VirtualNetwork", path: str | os.PathLike[str]) -> None:
+def save_state(net: VirtualNetwork, path: str | os.PathLike[str]) -> None:
     """Write atomically, so a killed simulator never leaves half a file."""
     target = Path(path)
     data = json.dumps(dump_state(net))
@@ -50,7 +55,7 @@ def save_state(net: "VirtualNetwork", path: str | os.PathLike[str]) -> None:
         raise
 
 
-def load_state(net: "VirtualNetwork", path: str | os.PathLike[str]) -> None:
+def load_state(net: VirtualNetwork, path: str | os.PathLike[str]) -> None:
     p = Path(path)
     if not p.exists():
         return

@@ -7,7 +7,7 @@ import select
 import socket
 import threading
 import tty
-from typing import Callable
+from collections.abc import Callable
 
 from .network import VirtualNetwork
 
@@ -38,7 +38,9 @@ class PtyBridge:
         net.attach()
         self._threads = [
             threading.Thread(target=self._pump_in, daemon=True, name="pty-in"),
-            threading.Thread(target=_pump_out, args=(net, self._send, self.stop), daemon=True, name="pty-out"),
+            threading.Thread(
+                target=_pump_out, args=(net, self._send, self.stop), daemon=True, name="pty-out"
+            ),
         ]
         for t in self._threads:
             t.start()
@@ -92,7 +94,7 @@ class TcpBridge:
         while not self.stop.is_set():
             try:
                 conn, addr = self.server.accept()
-            except (socket.timeout, OSError):
+            except (TimeoutError, OSError):
                 continue
             if self.on_client:
                 self.on_client(f"{addr[0]}:{addr[1]}")
@@ -112,7 +114,7 @@ class TcpBridge:
             while not self.stop.is_set():
                 try:
                     data = conn.recv(4096)
-                except socket.timeout:
+                except TimeoutError:
                     continue
                 except OSError:
                     break

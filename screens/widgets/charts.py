@@ -7,8 +7,9 @@ from rich.text import Text
 BLOCKS = " ▁▂▃▄▅▆▇█"
 
 
-def bar_chart(consumption: list[float], production: list[float], labels: list[str], width: int,
-              height: int = 8) -> Text:
+def bar_chart(
+    consumption: list[float], production: list[float], labels: list[str], width: int, height: int = 8
+) -> Text:
     """Consumption bars upwards (cyan), production bars downwards (green), one column group per bucket."""
     n = max(1, len(consumption))
     col = max(1, min(4, (width - 8) // n))
@@ -22,7 +23,7 @@ def bar_chart(consumption: list[float], production: list[float], labels: list[st
         t.append(f"{scale_label if r == rows_up else '':>7} ", style="dim")
         for v in consumption:
             level = v / top * rows_up
-            cell = BLOCKS[8] if level >= r else BLOCKS[int(round((level - r + 1) * 8))] if level > r - 1 else " "
+            cell = BLOCKS[8] if level >= r else BLOCKS[round((level - r + 1) * 8)] if level > r - 1 else " "
             t.append((cell * (col - 1 if col > 1 else 1)) + (" " if col > 1 else ""), style="cyan")
         t.append("\n")
     for r in range(1, rows_down + 1):
@@ -45,7 +46,9 @@ def bar_chart(consumption: list[float], production: list[float], labels: list[st
     return t
 
 
-def line_chart(values: list[float], width: int, height: int = 8, start_label: str = "", end_label: str = "") -> Text:
+def line_chart(
+    values: list[float], width: int, height: int = 8, start_label: str = "", end_label: str = ""
+) -> Text:
     """Power over time: each column the average of its share of the points."""
     w = max(10, width - 8)
     if not values:
@@ -64,7 +67,7 @@ def line_chart(values: list[float], width: int, height: int = 8, start_label: st
         t.append(f"{_fmt(top) if r == height else _fmt(low) if r == 1 and low < 0 else '':>7} ", style="dim")
         for v in cols:
             level = (v - low) / span * height
-            cell = "█" if level >= r else BLOCKS[int(round((level - r + 1) * 8))] if level > r - 1 else " "
+            cell = "█" if level >= r else BLOCKS[round((level - r + 1) * 8)] if level > r - 1 else " "
             t.append(cell, style="green" if v < 0 else "magenta")
         t.append("\n")
     t.append(" " * 8 + start_label.ljust(w - len(end_label)) + end_label, style="dim")

@@ -105,8 +105,10 @@ class WeekGrid(ScrollView, can_focus=True):
         return self._edit({c.index: value for c in self.selection()})
 
     def copy_day(self, source: int, targets: list[int]) -> bool:
-        src = self.slots[source * SLOTS_PER_DAY:(source + 1) * SLOTS_PER_DAY]
-        return self._edit({t * SLOTS_PER_DAY + q: v for t in targets if t != source for q, v in enumerate(src)})
+        src = self.slots[source * SLOTS_PER_DAY : (source + 1) * SLOTS_PER_DAY]
+        return self._edit(
+            {t * SLOTS_PER_DAY + q: v for t in targets if t != source for q, v in enumerate(src)}
+        )
 
     def undo(self) -> bool:
         if not self._undo:
@@ -154,8 +156,9 @@ class WeekGrid(ScrollView, can_focus=True):
         self.scroll_to_region(self._cell_region(self.cursor), animate=False)
         self.refresh()
 
-    def _cell_region(self, cell: Cell):  # noqa: ANN202
+    def _cell_region(self, cell: Cell):
         from textual.geometry import Region
+
         return Region(LABEL + cell.quarter - 1, cell.day + 1, 3, 1)
 
     # --- drawing -------------------------------------------------------------------
@@ -170,11 +173,20 @@ class WeekGrid(ScrollView, can_focus=True):
         elif 1 <= line <= DAYS:
             segs = self._day_segments(line - 1)
         elif line == DAYS + 1:
-            segs = [Segment(" " * LABEL), Segment("█", Style(color="green")), Segment(" on  "),
-                    Segment("·", Style(color="red")), Segment(" off  "), Segment("▒", Style(color="yellow")),
-                    Segment(" standby killer  "), Segment(f"cursor {DAY_NAMES[self.cursor.day]} "
-                                                          f"{self.cursor.quarter // 4:02d}:{self.cursor.quarter % 4 * 15:02d}"
-                                                          f" = {self._describe(self.slots[self.cursor.index])}")]
+            segs = [
+                Segment(" " * LABEL),
+                Segment("█", Style(color="green")),
+                Segment(" on  "),
+                Segment("·", Style(color="red")),
+                Segment(" off  "),
+                Segment("▒", Style(color="yellow")),
+                Segment(" standby killer  "),
+                Segment(
+                    f"cursor {DAY_NAMES[self.cursor.day]} "
+                    f"{self.cursor.quarter // 4:02d}:{self.cursor.quarter % 4 * 15:02d}"
+                    f" = {self._describe(self.slots[self.cursor.index])}"
+                ),
+            ]
         else:
             segs = []
         return Strip(segs).crop(scroll_x, scroll_x + width).extend_cell_length(width)
@@ -189,8 +201,13 @@ class WeekGrid(ScrollView, can_focus=True):
         for q in range(SLOTS_PER_DAY):
             i = base + q
             v = self.slots[i]
-            ch, style = ("█", Style(color="green")) if v < 0 else ("·", Style(color="red")) if v == 0 else \
-                ("▒", Style(color="yellow"))
+            ch, style = (
+                ("█", Style(color="green"))
+                if v < 0
+                else ("·", Style(color="red"))
+                if v == 0
+                else ("▒", Style(color="yellow"))
+            )
             if q % 4 == 0 and v == 0:
                 ch = "┆"
             if i in sel:
