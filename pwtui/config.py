@@ -67,6 +67,34 @@ class CircleConfig:
 
 
 @dataclass(frozen=True)
+class MqttConfig:
+    """`[mqtt]`: the broker bridge; off when `host` is empty or the table is absent."""
+
+    host: str = ""
+    port: int = 1883
+    username: str = ""
+    password: str = field(default="", repr=False)  # never logged or shown
+    prefix: str = "plugwise2py"
+    discovery: str = "homeassistant"
+    tls: bool = False
+    ca_file: Path | None = None
+    client_id: str = ""
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.host.strip())
+
+
+@dataclass(frozen=True)
+class WebConfig:
+    """`[web]`: `pwtui web`; the token is required to bind beyond localhost and never logged."""
+
+    host: str = "127.0.0.1"
+    port: int = 8000
+    token: str = field(default="", repr=False)
+
+
+@dataclass(frozen=True)
 class Config:
     path: Path | None
     stick: StickConfig
@@ -74,6 +102,8 @@ class Config:
     logging: LoggingConfig = field(default_factory=LoggingConfig)
     engine: EngineConfig = field(default_factory=EngineConfig)
     circles: tuple[CircleConfig, ...] = ()
+    mqtt: MqttConfig = field(default_factory=MqttConfig)
+    web: WebConfig = field(default_factory=WebConfig)
 
     def circle(self, mac: str) -> CircleConfig | None:
         for c in self.circles:
@@ -111,7 +141,24 @@ SCHEMA: dict[str, _Spec] = {
         "max_drift": ((int, float), 30.0),
         "history_blocks_per_cycle": (int, 40),
     },
+    "mqtt": {
+        "host": (str, ""),
+        "port": (int, 1883),
+        "username": (str, ""),
+        "password": (str, ""),
+        "prefix": (str, "plugwise2py"),
+        "discovery": (str, "homeassistant"),
+        "tls": (bool, False),
+        "ca_file": (str, ""),
+        "client_id": (str, ""),
+    },
+    "web": {
+        "host": (str, "127.0.0.1"),
+        "port": (int, 8000),
+        "token": (str, ""),
+    },
 }
+_TOPIC_BAD = re.compile(r"[#+\x00]")
 CIRCLE_SCHEMA: _Spec = {
     "mac": (str, None),
     "name": (str, ""),
@@ -167,6 +214,18 @@ def parse_config(text: str, path: Path | None = None) -> Config:
         for t, spec in SCHEMA.items()
     }
     st, pa, lo, en = vals["stick"], vals["paths"], vals["logging"], vals["engine"]
+    mq, web = vals["mqtt"], vals["web"]
+    if not 1 <= mq["port"] <= 65535:
+        problems.append(f"{name} [mqtt]: 'port' must be 1…65535, not {mq['port']}")
+    for key in ("prefix", "discovery"):
+        if _TOPIC_BAD.search(mq[key]) or mq[key].startswith("/") or mq[key].endswith("/"):
+            problems.append(
+                f"{name} [mqtt]: '{key}' {mq[key]!r} must be a topic without '#', '+' or a leading/trailing '/'"
+            )
+    if mq["host"].strip() and not mq["prefix"].strip():
+        problems.append(f"{name} [mqtt]: 'prefix' is empty")
+    if not 1 <= web["port"] <= 65535:
+        problems.append(f"{name} [web]: 'port' must be 1…65535, not {web['port']}")
     if not st["port"].strip():
         problems.append(f"{name} [stick]: 'port' is empty")
     if st["timeout"] <= 0:
@@ -250,6 +309,18 @@ def parse_config(text: str, path: Path | None = None) -> Config:
         logging=LoggingConfig(**lo),
         engine=EngineConfig(**en),
         circles=tuple(circles),
+        mqtt=MqttConfig(
+            host=mq["host"].strip(),
+            port=mq["port"],
+            username=mq["username"],
+            password=mq["password"],
+            prefix=mq["prefix"],
+            discovery=mq["discovery"],
+            tls=mq["tls"],
+            ca_file=resolve(mq["ca_file"]) if mq["ca_file"] else None,
+            client_id=mq["client_id"],
+        ),
+        web=WebConfig(host=web["host"], port=web["port"], token=web["token"]),
     )
 
 

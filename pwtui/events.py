@@ -50,6 +50,9 @@ class CircleStatus:
     recent_watts: tuple[float, ...] = ()  # last minutes, oldest first, for sparklines
     history_done: int = 0  # log blocks caught up / to catch up
     history_total: int = 0
+    in_control: bool = True  # False: no row in plugwise_control.csv, never switched by the engine
+    rssi_in: int | None = None  # signal strength in dBm (000E), when known
+    rssi_out: int | None = None
 
 
 @dataclass(frozen=True)
@@ -74,6 +77,9 @@ class Snapshot:
     manual_switch: Literal["keep_schedule", "disable_schedule"] = "keep_schedule"
     node_table: tuple[tuple[int, str], ...] = ()  # (index, mac) of the Circle+ table
     joining: tuple[str, ...] = ()  # MACs advertising to join
+    mqtt: Literal["off", "connected", "retrying"] = "off"  # broker connection of the owner
+    history_eta_s: float | None = None  # seconds until the history catch-up is done
+    pid: int | None = None  # the stick owner's process
 
     def circle(self, mac: str) -> CircleStatus | None:
         for c in self.circles:
@@ -98,6 +104,7 @@ class CommandResult:
     mac: str | None
     ok: bool
     message: str
+    data: dict[str, object] | None = None  # answers of read commands (e.g. ReadPower)
 
 
 @dataclass(frozen=True)
@@ -116,7 +123,20 @@ class LinkChanged:
     link: LinkStatus
 
 
-Event = CycleUpdate | CommandResult | EngineLog | LinkChanged
+@dataclass(frozen=True)
+class OwnerStatus:
+    """For clients of a stick owner: whether the owner (logger) is reachable.
+
+    Sent by the attached engine when the owner goes away (`alive=False`: actions
+    off) and when it is back (`alive=True`, re-attached).
+    """
+
+    pid: int | None
+    alive: bool
+    message: str = ""
+
+
+Event = CycleUpdate | CommandResult | EngineLog | LinkChanged | OwnerStatus
 
 # --- commands ------------------------------------------------------------------
 
@@ -169,3 +189,23 @@ class RemoveNode(Command):
 @dataclass(frozen=True)
 class RefreshNodeTable(Command):
     pass
+
+
+@dataclass(frozen=True)
+class SetControl(Command):
+    """Change a circle's row in plugwise_control.csv (added when missing).
+
+    Keys of `changes`: name, location, log_interval, production, always_on,
+    monitor, savelog (the settings dialog). Validated by the engine; refused with
+    the reason when a value is invalid.
+    """
+
+    mac: str
+    changes: tuple[tuple[str, str | int | bool], ...] = ()
+
+
+@dataclass(frozen=True)
+class ReadPower(Command):
+    """Read a circle's power now (MQTT `reqstate`, one-shot `power`); answered in `data`."""
+
+    mac: str
