@@ -15,8 +15,11 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
+from concurrent.futures import Future
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
 
 from protocol import messages as M
 from protocol import units
@@ -86,6 +89,7 @@ class Engine:
         self.data_dir = self.config.paths.data
         self.status_path = self.data_dir / STATUS_NAME
         self._commands: queue.Queue[E.Command] = queue.Queue()
+        self._listeners: list[Callable[[E.Event], None]] = []
         self._lock = threading.RLock()
         self._nodes: dict[str, _Node] = {}
         self._stick: Stick | None = None
@@ -117,6 +121,30 @@ class Engine:
 
     def snapshot(self) -> E.Snapshot:
         return self._snapshot
+
+    @property
+    def store_path(self) -> Path:
+        """The SQLite file, for read-only users (log browser, MQTT backlog)."""
+        return self.data_dir / DB_NAME
+
+    def add_listener(self, callback: Callable[[E.Event], None]) -> Callable[[], None]:
+        """Another event consumer (control socket, MQTT); returns a function that removes it."""
+        self._listeners.append(callback)
+
+        def remove() -> None:
+            if callback in self._listeners:
+                self._listeners.remove(callback)
+
+        return remove
+
+    def request(self, msg: M.Request, priority: int = Priority.USER) -> Future[Any]:
+        """A raw request on the owner's stick (one-shots through the control socket)."""
+        stick = self._stick
+        if stick is None or not stick.link_up:
+            fut: Future[Any] = Future()
+            fut.set_exception(LinkDown("the logger has no link to the stick"))
+            return fut
+        return stick.submit(msg, priority=priority)
 
     def run(self, stop: threading.Event) -> None:
         """Run until `stop` is set; returns within about two seconds of it."""
@@ -152,9 +180,11 @@ class Engine:
     # --- lifecycle -----------------------------------------------------------------------
 
     def _emit(self, event: E.Event) -> None:
-        if self.on_event is not None:
+        for cb in [self.on_event, *self._listeners]:
+            if cb is None:
+                continue
             try:
-                self.on_event(event)
+                cb(event)
             except Exception:
                 log.exception("event handler failed")
 
