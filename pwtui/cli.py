@@ -111,6 +111,10 @@ def build_parser() -> argparse.ArgumentParser:
     _common(sp, suppress=True)
     sp.add_argument("folder", metavar="DIR")
     sp.add_argument("--out", metavar="DIR", default=".", help="where to write pwtui.toml and the CSV files")
+    sp.add_argument(
+        "--logs", metavar="DIR", help="Plugwise-2-py's datalog folder (found by itself if not given)"
+    )
+    sp.add_argument("--json", action="store_true", help="progress and summary as JSON lines on stdout")
     return p
 
 

@@ -15,6 +15,7 @@ import io
 import json
 import re
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -22,9 +23,11 @@ from protocol.schedules import WeekSchedule
 
 from .atomic import write_atomic
 from .cli import UsageError
-from .config import ConfigError, parse_config
+from .config import ConfigError, load_config, parse_config
 from .controlfile import ControlFileError, ControlRow, format_control, parse_control
+from .legacy_history import import_history, locate_datalog
 from .schedulefile import NamedSchedule, ScheduleFileError, format_schedules, parse_schedules
+from .store import DB_NAME, Store, StoreError
 
 MAC = re.compile(r"^[0-9A-Fa-f]{16}$")
 PW2PY_PREFIX = "__PW2PY__"
@@ -38,6 +41,7 @@ class Importer:
         self.circles: list[dict[str, Any]] = []
         self.control: list[ControlRow] = []
         self.schedules: dict[str, NamedSchedule] = {}
+        self.host: dict[str, Any] = {}
 
     def note(self, text: str) -> None:
         self.notes.append(text)
@@ -53,6 +57,7 @@ class Importer:
         f = self.folder
         if (f / "pw-hostconfig.json").exists():
             host = self._json("pw-hostconfig.json")
+            self.host = host if isinstance(host, dict) else {}
             self.port = str(host.get("serial") or self.port)
             for key in sorted(set(host) - {"serial"}):
                 self.note(f"pw-hostconfig.json: '{key}' is not used by pwtui (data lives in [paths] data)")
@@ -206,26 +211,95 @@ def main(args: argparse.Namespace) -> int:
     folder = Path(args.folder)
     if not folder.is_dir():
         raise UsageError(f"{folder}: not a folder")
+    if (
+        not any((folder / n).exists() for n in ("pw-conf.json", "plugwise.cfg"))
+        and (folder / "config").is_dir()
+    ):
+        folder = folder / "config"  # the Plugwise-2-py folder itself was given
+    logs = Path(args.logs) if getattr(args, "logs", None) else None
+    if logs is not None and not logs.is_dir():
+        raise UsageError(f"--logs {logs}: not a folder")
     out = Path(args.out)
     imp = Importer(folder)
     imp.read()
     files = {out / "pwtui.toml": imp.toml(), out / "plugwise_control.csv": format_control(imp.control)}
     if imp.schedules:
         files[out / "schedule.csv"] = format_schedules(imp.schedules)
-    existing = [str(p) for p in files if p.exists()]
+    existing = [p for p in files if p.exists()]
+    if existing and (out / "pwtui.toml") not in existing:
+        names = ", ".join(str(p) for p in existing)
+        raise UsageError(f"will not overwrite {names}; choose another --out folder")
     if existing:
-        raise UsageError(f"will not overwrite {', '.join(existing)}; choose another --out folder")
-    try:
-        parse_config(files[out / "pwtui.toml"], out / "pwtui.toml")
-    except ConfigError as exc:
-        raise UsageError(f"the imported configuration is not valid: {exc}") from None
-    for path, text in files.items():
-        write_atomic(path, text)
-        print(f"wrote {path}", file=sys.stderr)
-    print(
-        f"imported {len(imp.circles)} circles, {len(imp.control)} control rows, {len(imp.schedules)} schedules",
-        file=sys.stderr,
-    )
+        # A second import: the configuration written the first time (maybe edited since) stays.
+        print(f"kept {out / 'pwtui.toml'} and the files beside it (imported before)", file=sys.stderr)
+    else:
+        try:
+            parse_config(files[out / "pwtui.toml"], out / "pwtui.toml")
+        except ConfigError as exc:
+            raise UsageError(f"the imported configuration is not valid: {exc}") from None
+        for path, text in files.items():
+            write_atomic(path, text)
+            print(f"wrote {path}", file=sys.stderr)
+        print(
+            f"imported {len(imp.circles)} circles, {len(imp.control)} control rows, "
+            f"{len(imp.schedules)} schedules",
+            file=sys.stderr,
+        )
     for n in imp.notes:
         print(f"not carried over: {n}", file=sys.stderr)
+    return _import_logs(folder, out, logs, imp, bool(getattr(args, "json", False)))
+
+
+def _import_logs(folder: Path, out: Path, logs: Path | None, imp: Importer, as_json: bool) -> int:
+    """Plugwise-2-py's logged history into the store of the configuration under `out`."""
+    datalog = locate_datalog(folder, imp.host, logs)
+    if datalog is None:
+        print("no Plugwise-2-py logs found (datalog/); use --logs DIR to name the folder", file=sys.stderr)
+        return 0
+    try:
+        config = load_config(out / "pwtui.toml")
+    except ConfigError as exc:
+        raise UsageError(f"cannot import the logs: {exc}") from None
+    print(f"importing logs from {datalog} into {config.paths.data / DB_NAME}", file=sys.stderr)
+    production = {str(c["mac"]) for c in imp.circles if c["production"]}
+    progress = _json_progress if as_json else _bar_progress if sys.stderr.isatty() else None
+    try:
+        store = Store(config.paths.data / DB_NAME)
+    except StoreError as exc:
+        raise UsageError(str(exc)) from None
+    started = time.monotonic()
+    try:
+        report = import_history(datalog, store, production, progress)
+    finally:
+        store.close()
+    elapsed = max(time.monotonic() - started, 1e-6)
+    rows = report.power_new + report.power_kept + report.energy_new + report.energy_kept
+    for n in report.notes:
+        print(f"log import: {n}", file=sys.stderr)
+    for d in report.differences:
+        print(f"log import: {d}", file=sys.stderr)
+    print(
+        f"logs: {report.files} files, {report.power_new} new power samples ({report.power_kept} already "
+        f"stored), {report.energy_new} new intervals ({report.energy_kept} already stored), "
+        f"{report.corrected} lengths corrected, {rows / elapsed:,.0f} rows/s",
+        file=sys.stderr,
+    )
+    if as_json:
+        print(json.dumps({"kind": "summary", **report.as_dict(), "rows_per_s": round(rows / elapsed)}))
     return 0
+
+
+def _json_progress(done: int, total: int) -> None:
+    print(json.dumps({"kind": "progress", "files_done": done, "files": total}), flush=True)
+
+
+def _bar_progress(done: int, total: int) -> None:
+    width = 30
+    filled = width * done // max(total, 1)
+    end = "\n" if done == total else ""
+    print(
+        f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{total} files",
+        end=end,
+        file=sys.stderr,
+        flush=True,
+    )

@@ -16,8 +16,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 DB_NAME = "pwtui.sqlite"
+
+# `imported` column of power and energy: 0 read from the circle by pwtui; otherwise bit flags.
+IMPORTED = 1  # from Plugwise-2-py's logs (pwtui import-legacy)
+IMPORTED_NET = 2  # consumption and production summed into one value by Plugwise-2-py
+IMPORTED_APPROX = 4  # Plugwise-2-py computed it over a wrong interval length
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS power (mac TEXT NOT NULL, ts INTEGER NOT NULL, watts REAL NOT NULL,
@@ -35,6 +40,11 @@ CREATE TABLE IF NOT EXISTS circles (mac TEXT PRIMARY KEY, name TEXT, info TEXT, 
     last_slot INTEGER, updated INTEGER);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
 """
+# Added in schema 2; a database of schema 1 gains them when opened for writing.
+MIGRATIONS = (
+    ("power", "imported", "ALTER TABLE power ADD COLUMN imported INTEGER NOT NULL DEFAULT 0"),
+    ("energy", "imported", "ALTER TABLE energy ADD COLUMN imported INTEGER NOT NULL DEFAULT 0"),
+)
 
 
 class StoreError(Exception):
@@ -80,6 +90,7 @@ class Store:
                 self.db.execute("PRAGMA journal_mode=WAL")
                 self.db.execute("PRAGMA synchronous=NORMAL")
                 self.db.executescript(SCHEMA)
+                self._migrate()
                 self.db.execute(
                     "INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
                 )
@@ -90,6 +101,13 @@ class Store:
 
     def close(self) -> None:
         self.db.close()
+
+    def _migrate(self) -> None:
+        for table, column, sql in MIGRATIONS:
+            columns = {r[1] for r in self.db.execute(f"PRAGMA table_info({table})")}
+            if column not in columns:
+                self.db.execute(sql)
+        self.db.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
 
     @contextmanager
     def batch(self) -> Iterator[None]:
@@ -112,7 +130,7 @@ class Store:
     # --- writes ------------------------------------------------------------------------
 
     def add_power(self, samples: Iterable[tuple[str, int, float]]) -> None:
-        self.db.executemany("INSERT OR REPLACE INTO power VALUES (?, ?, ?)", list(samples))
+        self.db.executemany("INSERT OR REPLACE INTO power (mac, ts, watts) VALUES (?, ?, ?)", list(samples))
 
     def add_intervals(self, intervals: Iterable[Interval]) -> list[Interval]:
         """Store each interval once; a re-read replaces its own row (a partly written
@@ -126,7 +144,8 @@ class Store:
             if cur is None:
                 new.append(i)
             self.db.execute(
-                "INSERT OR REPLACE INTO energy VALUES (?, ?, ?, ?, ?, ?)",
+                "INSERT OR REPLACE INTO energy (mac, end_ts, production, start_ts, wh, block)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
                 (i.mac, i.end_ts, int(i.production), i.start_ts, i.wh, i.block),
             )
         return new
@@ -245,3 +264,33 @@ class Store:
 
     def check(self) -> str:
         return str(self.db.execute("PRAGMA integrity_check").fetchone()[0])
+
+    # --- imported history (pwtui import-legacy) ------------------------------------------
+
+    def import_power(self, samples: list[tuple[str, int, float]]) -> int:
+        """Add imported 10-s samples where the store has none; returns how many were new."""
+        cur = self.db.executemany(
+            f"INSERT OR IGNORE INTO power (mac, ts, watts, imported) VALUES (?, ?, ?, {IMPORTED})", samples
+        )
+        return max(cur.rowcount, 0)
+
+    def import_interval(self, interval: Interval, mark: int) -> float | None:
+        """Add an imported interval unless the store holds one with that end: then return
+        the stored Wh (the circle's own value, or an earlier import, wins)."""
+        row = self.db.execute(
+            "SELECT wh FROM energy WHERE mac=? AND production=? AND end_ts=?",
+            (interval.mac, int(interval.production), interval.end_ts),
+        ).fetchone()
+        if row is not None:
+            return float(row[0])
+        self.db.execute(
+            "INSERT INTO energy (mac, end_ts, production, start_ts, wh, block, imported)"
+            " VALUES (?, ?, ?, ?, ?, NULL, ?)",
+            (interval.mac, interval.end_ts, int(interval.production), interval.start_ts, interval.wh, mark),
+        )
+        return None
+
+    def imported_count(self, table: str) -> int:
+        if table not in ("power", "energy"):
+            raise ValueError(table)
+        return int(self.db.execute(f"SELECT COUNT(*) FROM {table} WHERE imported != 0").fetchone()[0])
