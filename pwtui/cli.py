@@ -107,6 +107,12 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--from", dest="start", metavar="DATE")
     sp.add_argument("--to", dest="end", metavar="DATE")
 
+    sp = sub.add_parser("web", help="the console in a browser (textual-serve)")
+    sp.add_argument("--config", metavar="FILE", default=argparse.SUPPRESS, help="pwtui.toml to use")
+    sp.add_argument(
+        "--host", dest="web_host", metavar="HOST", help="address to listen on (default 127.0.0.1)"
+    )
+    sp.add_argument("--port", dest="web_port", type=int, metavar="PORT", help="HTTP port (default 8000)")
     sp = sub.add_parser("import-legacy", help="convert a Plugwise-2-py config folder")
     _common(sp, suppress=True)
     sp.add_argument("folder", metavar="DIR")
@@ -139,6 +145,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         from . import export
 
         return export.main(args)
+    if cmd == "web":
+        from . import web
+
+        return web.main(args)
     if cmd == "import-legacy":
         from . import legacy
 

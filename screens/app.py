@@ -177,7 +177,8 @@ def main(args: argparse.Namespace) -> int:
                 file=sys.stderr,
             )
             return 1
-    if not sys.stdout.isatty() and not sys.stdin.isatty():
+    served = "web_driver" in os.environ.get("TEXTUAL_DRIVER", "")  # a `pwtui web` session
+    if not served and not sys.stdout.isatty() and not sys.stdin.isatty():
         print("pwtui: the console needs a terminal; use --headless for the logger", file=sys.stderr)
         if lock:
             lock.release()
