@@ -54,7 +54,14 @@ def test_early_folder(tmp_path: Path) -> None:
     assert rows["000D6F0001000003"].schedule == "evening lights" and rows["000D6F0001000003"].schedule_state
     assert "evening lights" in read_schedules(out / "schedule.csv")
     assert "000D6F00010000ZZ" in p.stderr and "permanent_path" in p.stderr
-    # a second import never overwrites
+    # a second import never overwrites: the configuration written (and maybe edited) stays
+    (out / "pwtui.toml").write_text((out / "pwtui.toml").read_text() + "# edited by the user\n")
+    before = {f.name: f.read_bytes() for f in out.iterdir() if f.is_file()}
+    p = run(str(src), "--out", str(out))
+    assert p.returncode == 0 and "kept" in p.stderr
+    assert {f.name: f.read_bytes() for f in out.iterdir() if f.is_file()} == before
+    # a folder holding only some of the files is refused
+    (out / "pwtui.toml").unlink()
     p = run(str(src), "--out", str(out))
     assert p.returncode == 2 and "will not overwrite" in p.stderr
 
