@@ -46,12 +46,13 @@ def main(args: argparse.Namespace) -> int:
     if args.tcp:
         host, port = _parse_hostport(args.tcp)
         try:
-            bridge: PtyBridge | TcpBridge = TcpBridge(net, host, port)
+            tcp = TcpBridge(net, host, port)
         except OSError as exc:
             print(f"pwtui simulate: cannot listen on {args.tcp}: {exc.strerror or exc}", file=sys.stderr)
             return 1
-        bridge.on_client = lambda who: print(f"client connected from {who}", file=sys.stderr, flush=True)
-        print(bridge.url, flush=True)
+        tcp.on_client = lambda who: print(f"client connected from {who}", file=sys.stderr, flush=True)
+        print(tcp.url, flush=True)
+        bridge: PtyBridge | TcpBridge = tcp
     else:
         bridge = PtyBridge(net)
         print(bridge.path, flush=True)
