@@ -14,7 +14,7 @@ from textual.app import App
 
 from pwtui import queries
 from pwtui.store import DB_NAME, Interval, Store
-from screens.log_browser import LogBrowserScreen, period_at
+from screens.log_browser import LogBrowserScreen, export_text, period_at
 
 A, B = "000D6F0001000001", "000D6F0001000006"
 
@@ -45,6 +45,22 @@ def fill(path: Path) -> None:
     st.close()
 
 
+async def until(pilot, cond, timeout: float = 10.0) -> None:
+    loop = asyncio.get_running_loop()
+    end = loop.time() + timeout
+    while loop.time() < end:
+        if cond():
+            return
+        await pilot.pause(0.05)
+    raise AssertionError("condition not met in time")
+
+
+def csv_rows(text: str) -> list[dict[str, str]]:
+    """The CSV under the leading `#` note."""
+    assert text.startswith("# ") and "UTC" in text.splitlines()[0]
+    return list(csv.DictReader(io.StringIO(text.split("\n", 1)[1])))
+
+
 class Host(App):
     def __init__(self, path: Path, mac: str | None, now: datetime) -> None:
         super().__init__()
@@ -63,9 +79,9 @@ def test_day_view_matches_store_and_export(tmp_path: Path) -> None:
     async def go() -> None:
         app = Host(db, A, day)
         async with app.run_test(size=(110, 40)) as pilot:
-            await pilot.pause()
             scr = app.screen
             assert isinstance(scr, LogBrowserScreen)
+            await until(pilot, lambda: scr.loaded >= 1)
             p = scr.period
             st = Store(db, readonly=True)
             want = st.energy_between(A, int(p.start.timestamp()), int(p.end.timestamp()))
@@ -77,17 +93,21 @@ def test_day_view_matches_store_and_export(tmp_path: Path) -> None:
                 str(table.get_cell(scr.buckets[5].label, "used"))
                 == f"{scr.buckets[5].consumption_wh / 1000:.3f}"
             )
-            rows = list(csv.DictReader(io.StringIO(scr.export_csv())))
-            assert len(rows) == 24 and sum(float(r["wh"]) for r in rows) == pytest.approx(want, abs=0.01)
-            assert rows[0]["start_utc"].endswith("Z") and "+02:00" in rows[0]["start_local"]
+            text, n = export_text(db, p, [A], {A: "fridge"})
+            rows = csv_rows(text)
+            assert n == 24 and len(rows) == 24
+            assert sum(float(r["wh"]) for r in rows) == pytest.approx(want, abs=0.01)
+            assert list(rows[0]) == ["mac", "name", "start", "end", "wh", "watts", "production"]
+            assert rows[0]["start"].endswith("Z") and rows[0]["name"] == "fridge"
             await pilot.press("e")
-            await pilot.pause()
+            await until(pilot, lambda: scr.exported is not None)
             exported = list(tmp_path.glob("export-*.csv"))
-            assert exported and exported[0].read_text() == scr.export_csv()
+            assert exported == [scr.exported] and exported[0].read_text() == text
             # production apart, all circles together, zoom out to the month
             await pilot.press("tab")
             await pilot.press("minus", "minus")
             assert scr.period.zoom == "month" and scr.choices[scr.choice][0] == B
+            await until(pilot, lambda: len(scr.buckets) == 30)
             prod = sum(b.production_wh for b in scr.buckets)
             assert prod == pytest.approx(
                 st.energy_between(B, int(scr.period.start.timestamp()), int(scr.period.end.timestamp()), True)
@@ -122,6 +142,47 @@ def test_queries_bucket_in_local_time(tmp_path: Path) -> None:
         ).fetchall()
     )
     assert "USING INDEX" in plan or "USING COVERING INDEX" in plan or "PRIMARY KEY" in plan
+
+
+def test_year_zoom_goes_to_the_month_under_the_cursor_and_avg_w_is_the_total(tmp_path: Path) -> None:
+    db = tmp_path / DB_NAME
+    fill(db)
+
+    async def go() -> None:
+        app = Host(db, None, datetime(2026, 6, 11, 12, 0).astimezone())
+        async with app.run_test(size=(100, 30)) as pilot:
+            scr = app.screen
+            await until(pilot, lambda: scr.loaded >= 1)
+            # all circles: A uses 10+h W-hours each hour and B 1, so the average power is the sum
+            b = scr.buckets[5]
+            assert b.watts == pytest.approx(b.consumption_wh)  # one hour: Wh == average W
+            assert b.consumption_wh > 11.0
+            await pilot.press("minus", "minus", "minus")
+            assert scr.period.zoom == "year"
+            await until(pilot, lambda: [b.label for b in scr.buckets] == ["2026-06", "2026-07"])
+            table = scr.query_one("#log_table")
+            table.move_cursor(row=1)
+            await pilot.press("plus")
+            assert scr.period.zoom == "month" and scr.period.start.month == 7
+
+    asyncio.run(go())
+
+
+def test_export_follows_the_umask(tmp_path: Path) -> None:
+    import os
+
+    from pwtui.export import save_file
+
+    old = os.umask(0o022)
+    try:
+        save_file(tmp_path / "a.csv", "x\n")
+        os.umask(0o077)
+        save_file(tmp_path / "b.csv", "x\n")
+    finally:
+        os.umask(old)
+    assert (tmp_path / "a.csv").stat().st_mode & 0o777 == 0o644
+    assert (tmp_path / "b.csv").stat().st_mode & 0o777 == 0o600
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
 
 
 def test_chart_snapshot(snap_compare, tmp_path: Path) -> None:

@@ -1,0 +1,76 @@
+"""The log browser's charts, drawn with textual-plotext.
+
+Time runs along x at true spacing (a missing hour is a gap, not a squeezed bar);
+consumption goes up and production down on one shared kWh scale; the power
+line breaks where samples are missing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from textual_plotext import PlotextPlot
+
+from pwtui.queries import Bucket
+
+from ..log_periods import Period, label_moment, ticks, x_of, x_range
+
+USED, PRODUCED, POWER = "cyan", "green", "magenta"
+
+
+class EnergyPlot(PlotextPlot):
+    """kWh per bucket: used above zero, produced below, one scale, a legend."""
+
+    def show(self, period: Period, buckets: Sequence[Bucket]) -> None:
+        plt = self.plt
+        plt.clear_figure()
+        plt.theme("clear")
+        lo, hi = x_range(period)
+        if period.zoom == "year":
+            xs = [label_moment(b.label).month - 0.5 for b in buckets]
+        else:
+            xs = [x_of(period, label_moment(b.label).timestamp()) + 0.5 for b in buckets]
+        used = [b.consumption_wh / 1000 for b in buckets]
+        produced = [-b.production_wh / 1000 for b in buckets]
+        if any(used):
+            plt.bar(xs, used, color=USED, label="used", width=0.8)
+        if any(produced):
+            plt.bar(xs, produced, color=PRODUCED, label="produced", width=0.8)
+        top = max([*used, 0.0])
+        bottom = min([*produced, 0.0])
+        if top == bottom:
+            top = 1.0
+        plt.ylim(bottom, top)
+        plt.xlim(lo, hi)
+        plt.xticks(*ticks(period))
+        plt.ylabel(f"kWh per {period.bucket}")
+        self.refresh()
+
+
+class PowerPlot(PlotextPlot):
+    """Power in W over the period; a gap in the samples is a gap in the line."""
+
+    def show(self, period: Period, series: Sequence[tuple[int, float]], step: int, label: str) -> None:
+        plt = self.plt
+        plt.clear_figure()
+        plt.theme("clear")
+        runs: list[list[tuple[int, float]]] = []
+        for ts, w in series:
+            if runs and ts - runs[-1][-1][0] <= 2 * step:
+                runs[-1].append((ts, w))
+            else:
+                runs.append([(ts, w)])
+        for i, run in enumerate(runs):
+            xs = [x_of(period, ts + step / 2) for ts, _ in run]
+            ys = [w for _, w in run]
+            if len(run) == 1:
+                plt.scatter(xs, ys, color=POWER, label=label if i == 0 else "", marker="dot")
+            else:
+                plt.plot(xs, ys, color=POWER, label=label if i == 0 else "")
+        values = [w for _, w in series]
+        top, bottom = max([*values, 0.0]), min([*values, 0.0])
+        plt.ylim(bottom, top if top > bottom else 1.0)
+        plt.xlim(*x_range(period))
+        plt.xticks(*ticks(period))
+        plt.ylabel("W")
+        self.refresh()
