@@ -168,6 +168,43 @@ def test_year_zoom_goes_to_the_month_under_the_cursor_and_avg_w_is_the_total(tmp
     asyncio.run(go())
 
 
+def test_browser_opened_during_the_first_history_read_fills_in(tmp_path: Path) -> None:
+    """Opened before any history is stored, the browser shows the read's progress and then the data."""
+    from protocol import virtual
+    from pwtui.config import load_config
+    from screens.app import PwtuiApp
+
+    url = "sim://?circles=2&seed=5&latency=0&history=20"
+    virtual.forget(url)
+    mac = virtual.circle_mac(1)
+    (tmp_path / "pwtui.toml").write_text(
+        f'[stick]\nport = "{url}"\ntimeout = 2.0\n[logging]\npower_interval = 1\n'
+        f'[[circle]]\nmac = "{mac}"\nname = "lamp"\n'
+    )
+    cfg = load_config(tmp_path / "pwtui.toml")
+
+    async def go() -> None:
+        app = PwtuiApp(cfg)
+        async with app.run_test(size=(100, 30)) as pilot:
+            await pilot.press("l")
+            scr = app.screen
+            assert isinstance(scr, LogBrowserScreen)
+            await until(pilot, lambda: scr.loaded >= 1)
+            first = sum(b.consumption_wh for b in scr.buckets)
+            title = scr.query_one("#log_title")
+            seen_progress = False
+
+            def filled() -> bool:
+                nonlocal seen_progress
+                seen_progress = seen_progress or "reading history:" in str(title.render())
+                return sum(b.consumption_wh for b in scr.buckets) > first + 1.0
+
+            await until(pilot, filled, timeout=60)
+            assert seen_progress, "the history read's progress was never shown"
+
+    asyncio.run(go())
+
+
 def test_export_follows_the_umask(tmp_path: Path) -> None:
     import os
 
