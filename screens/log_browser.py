@@ -95,14 +95,22 @@ class LogBrowserScreen(Screen[None]):
     #log_table { height: 2fr; min-height: 4; }
     """
     BINDINGS = [
-        Binding("left,h", "step(-1)", "Previous", id="log_prev"),
-        Binding("right,l", "step(1)", "Next", id="log_next"),
-        Binding("plus,equals_sign,i", "zoom(-1)", "Zoom in", id="log_zoom_in"),
-        Binding("minus,o", "zoom(1)", "Zoom out", id="log_zoom_out"),
-        Binding("tab,c", "circle(1)", "Circle", id="log_circle"),
-        Binding("g", "goto", "Go to date", id="log_goto"),
-        Binding("t", "today", "Today", id="log_today"),
-        Binding("e", "export", "Export CSV", id="log_export"),
+        Binding("left,h", "step(-1)", "Prev", id="log_prev", tooltip="The previous period"),
+        Binding("right,l", "step(1)", "Next", id="log_next", tooltip="The next period"),
+        Binding(
+            "plus,equals_sign,i",
+            "zoom(-1)",
+            "In",
+            id="log_zoom_in",
+            tooltip="Zoom in to the row under the cursor",
+        ),
+        Binding(
+            "minus,o", "zoom(1)", "Out", id="log_zoom_out", tooltip="Zoom out (hour, day, week, month, year)"
+        ),
+        Binding("tab,c", "circle(1)", "Circle", id="log_circle", tooltip="Next circle (or all circles)"),
+        Binding("g", "goto", "Date", id="log_goto", tooltip="Go to a date"),
+        Binding("t", "today", "Today", id="log_today", tooltip="Back to today"),
+        Binding("e", "export", "Export", id="log_export", tooltip="Export the shown range as CSV"),
         Binding("escape,q", "app.pop_screen", "Back", id="log_back"),
     ]
 

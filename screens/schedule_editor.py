@@ -22,6 +22,7 @@ from textual.widgets.option_list import Option
 from protocol.schedules import WeekSchedule
 from pwtui import events as E
 from pwtui.schedulefile import NamedSchedule, ScheduleFileError, read_schedules, rename, write_schedules
+from pwtui.text import safe_markup
 
 from .confirm import ConfirmScreen
 from .widgets.week_grid import DAY_NAMES, WEEKDAYS, WeekGrid
@@ -77,22 +78,38 @@ class ChooseDays(ModalScreen[list[int] | None]):
         self.dismiss(None)
 
 
-class ScheduleEditorScreen(Screen):
+class ScheduleEditorScreen(Screen[None]):
+    DEFAULT_CSS = """
+    #sched_title { height: 1; text-wrap: nowrap; text-overflow: ellipsis; }
+    """
     BINDINGS = [
         Binding("o", "set_on", "On", id="sched_on"),
         Binding("x", "set_off", "Off", id="sched_off"),
-        Binding("w", "set_standby", "Standby W", id="sched_standby"),
+        Binding(
+            "w", "set_standby", "Standby", id="sched_standby", tooltip="Standby killer: off below N watts"
+        ),
         Binding("d", "copy_day", "Copy day", id="sched_copy_day"),
         Binding("u,ctrl+z", "undo", "Undo", id="sched_undo"),
-        Binding("r,ctrl+y", "redo", "Redo", id="sched_redo"),
+        Binding("r,ctrl+y", "redo", "Redo", id="sched_redo", show=False),
         Binding("ctrl+s", "save", "Save", id="sched_save"),
-        Binding("left_square_bracket", "other(-1)", "Prev", id="sched_prev"),
-        Binding("right_square_bracket", "other(1)", "Next", id="sched_next"),
-        Binding("ctrl+n", "new", "New", id="sched_new"),
-        Binding("f2", "rename", "Rename", id="sched_rename"),
-        Binding("ctrl+d", "duplicate", "Duplicate", id="sched_duplicate"),
-        Binding("delete", "delete", "Delete", id="sched_delete"),
-        Binding("escape", "leave", "Back", id="sched_back"),
+        Binding(
+            "left_square_bracket",
+            "other(-1)",
+            "Prev",
+            id="sched_prev",
+            show=False,
+            tooltip="Previous schedule",
+        ),
+        Binding(
+            "right_square_bracket", "other(1)", "Next", id="sched_next", show=False, tooltip="Next schedule"
+        ),
+        Binding("ctrl+n", "new", "New", id="sched_new", show=False, tooltip="New schedule"),
+        Binding("f2", "rename", "Rename", id="sched_rename", show=False, tooltip="Rename this schedule"),
+        Binding(
+            "ctrl+d", "duplicate", "Duplicate", id="sched_duplicate", show=False, tooltip="Copy this schedule"
+        ),
+        Binding("delete", "delete", "Delete", id="sched_delete", show=False, tooltip="Delete this schedule"),
+        Binding("escape", "leave", "Back", id="sched_back", show=False),
     ]
 
     def __init__(self, schedules_path: Path, *, engine: Any = None, name: str | None = None) -> None:
@@ -134,11 +151,12 @@ class ScheduleEditorScreen(Screen):
             self.notify(self._load_error, severity="error", timeout=15)
 
     def _title(self) -> None:
+        """One line, most important first (what is shown, unsaved?); the rest may be cut, never wrapped."""
         star = " [yellow](unsaved)[/]" if self.dirty else ""
         names = list(self.schedules)
         self.query_one("#sched_title", Static).update(
-            f"[b]{self.current}[/b]{star}   schedule {names.index(self.current) + 1} of {len(names)} "
-            f"in {self.path.name}   (local time, Monday first)"
+            f"[b]{safe_markup(self.current)}[/b]{star}  {names.index(self.current) + 1}/{len(names)} "
+            f"in {safe_markup(self.path.name)}  (local time, Monday first)"
         )
 
     def users(self, name: str | None = None) -> list[E.CircleStatus]:
@@ -152,7 +170,7 @@ class ScheduleEditorScreen(Screen):
             text = "No circle uses this schedule."
         else:
             parts = [
-                f"{c.name or c.mac} ({'on' if c.schedule_state else 'off'}"
+                f"{safe_markup(c.name or c.mac)} ({'on' if c.schedule_state else 'off'}"
                 f"{', upload ' + c.schedule_sync if c.schedule_sync else ''})"
                 for c in users
             ]
@@ -221,7 +239,7 @@ class ScheduleEditorScreen(Screen):
             self.dirty = False
             self._title()
             n = len(self.users())
-            self.notify(f"saved {self.current}" + (f"; uploading to {n} circle(s)" if n else ""))
+            self.notify(f"saved {safe_markup(self.current)}" + (f"; uploading to {n} circle(s)" if n else ""))
 
     def _unsaved_then(self, then: Any) -> None:
         if not self.dirty:
@@ -233,7 +251,9 @@ class ScheduleEditorScreen(Screen):
                 self.dirty = False
                 then()
 
-        self.app.push_screen(ConfirmScreen(f"{self.current} has unsaved changes. Discard them?"), answer)
+        self.app.push_screen(
+            ConfirmScreen(f"{safe_markup(self.current)} has unsaved changes. Discard them?"), answer
+        )
 
     def _open(self, name: str) -> None:
         self.current = name
@@ -255,7 +275,7 @@ class ScheduleEditorScreen(Screen):
             if not text:
                 return
             if text in self.schedules:
-                self.notify(f"a schedule named {text!r} exists already", severity="error")
+                self.notify(f"a schedule named {safe_markup(text)!r} exists already", severity="error")
                 return
             if "," in text or '"' in text:
                 self.notify("a schedule name cannot contain commas or quotes", severity="error")
@@ -294,14 +314,14 @@ class ScheduleEditorScreen(Screen):
                         self.engine.submit(E.AssignSchedule(c.mac, name))
                 self._open(name)
 
-        self._ask_name(f"New name for {self.current}:", self.current, make)
+        self._ask_name(f"New name for {safe_markup(self.current)}:", self.current, make)
 
     def action_delete(self) -> None:
         users = self.users()
         if users:
             self.notify(
-                f"{self.current} is used by "
-                + ", ".join(c.name or c.mac for c in users)
+                f"{safe_markup(self.current)} is used by "
+                + ", ".join(safe_markup(c.name or c.mac) for c in users)
                 + ": assign them another schedule first",
                 severity="error",
                 timeout=10,
@@ -317,4 +337,4 @@ class ScheduleEditorScreen(Screen):
                 if self._write():
                     self._open(next(iter(self.schedules)))
 
-        self.app.push_screen(ConfirmScreen(f"Delete schedule {self.current}?"), answer)
+        self.app.push_screen(ConfirmScreen(f"Delete schedule {safe_markup(self.current)}?"), answer)

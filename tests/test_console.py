@@ -369,6 +369,32 @@ def test_settings_dialog_sends_set_control_and_refuses_bad_values(tmp_path: Path
     run(go())
 
 
+def test_choose_schedule_names_the_circle_and_preselects_its_schedule(tmp_path: Path) -> None:
+    from screens.dashboard import ChooseSchedule
+
+    app, engine = start(tmp_path)
+    week = WeekSchedule.constant(-1)
+    write_schedules(
+        app.config.paths.schedules,
+        {n: NamedSchedule(n, week) for n in ("morning", "evening", "night")},
+    )
+
+    async def go() -> None:
+        async with app.run_test(size=(80, 24)) as pilot:
+            await until(pilot, lambda: app.snapshot is not None and app.screen.table.row_count == 4)
+            await pilot.press("down", "c")  # the tv uses "evening"
+            dlg = app.screen
+            assert isinstance(dlg, ChooseSchedule)
+            assert "tv" in str(dlg.query_one("Static").render()) and C2 in str(dlg.query_one("Static").render())
+            ol = dlg.query_one("OptionList")
+            assert ol.get_option_at_index(ol.highlighted).id == "evening"
+            await pilot.press("enter")
+            await until(pilot, lambda: bool(engine.commands))
+            assert engine.commands == [E.AssignSchedule(C2, "evening", id=engine.commands[0].id)]
+
+    run(go())
+
+
 def test_untrusted_names_are_shown_as_text(tmp_path: Path) -> None:
     """An ESC sequence or Rich markup in a name never reaches the terminal or gets interpreted."""
     from rich.text import Text

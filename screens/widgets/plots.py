@@ -26,16 +26,20 @@ class EnergyPlot(PlotextPlot):
         plt.clear_figure()
         plt.theme("clear")
         lo, hi = x_range(period)
+        # a bucket is one x unit wide, except an hour bucket in the hour view (60 minutes)
+        span = 60.0 if period.zoom == "hour" else 1.0
         if period.zoom == "year":
             xs = [label_moment(b.label).month - 0.5 for b in buckets]
         else:
-            xs = [x_of(period, label_moment(b.label).timestamp()) + 0.5 for b in buckets]
+            xs = [x_of(period, label_moment(b.label).timestamp()) + span / 2 for b in buckets]
         used = [b.consumption_wh / 1000 for b in buckets]
         produced = [-b.production_wh / 1000 for b in buckets]
         if any(used):
-            plt.bar(xs, used, color=USED, label="used", width=0.8)
+            plt.bar(xs, used, color=USED, label="used", width=0.8 * span)
         if any(produced):
-            plt.bar(xs, produced, color=PRODUCED, label="produced", width=0.8)
+            plt.bar(xs, produced, color=PRODUCED, label="produced", width=0.8 * span)
+        if not buckets:
+            plt.title("no energy logged in this period")
         top = max([*used, 0.0])
         bottom = min([*produced, 0.0])
         if top == bottom:
@@ -67,6 +71,8 @@ class PowerPlot(PlotextPlot):
                 plt.scatter(xs, ys, color=POWER, label=label if i == 0 else "", marker="dot")
             else:
                 plt.plot(xs, ys, color=POWER, label=label if i == 0 else "")
+        if not series:
+            plt.title("no power samples in this period")
         values = [w for _, w in series]
         top, bottom = max([*values, 0.0]), min([*values, 0.0])
         plt.ylim(bottom, top if top > bottom else 1.0)
