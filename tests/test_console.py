@@ -395,6 +395,40 @@ def test_choose_schedule_names_the_circle_and_preselects_its_schedule(tmp_path: 
     run(go())
 
 
+def test_network_removal_shows_progress_and_the_result_once(tmp_path: Path) -> None:
+    from screens.confirm import ConfirmScreen
+
+    snap = replace(fixed_snapshot(), node_table=((0, C1), (1, C2), (2, C3)))
+    app, engine = start(tmp_path, snap)
+
+    async def go() -> None:
+        async with app.run_test(size=(80, 24)) as pilot:
+            await until(pilot, lambda: app.snapshot is not None and app.screen.table.row_count == 4)
+            await pilot.press("n")
+            net = app.screen
+            assert isinstance(net, NetworkScreen)
+            nodes = net.query_one("#nodes")
+            await until(pilot, lambda: nodes.row_count == 4)
+            nodes.move_cursor(row=1)
+            await pilot.press("r")
+            assert isinstance(app.screen, ConfirmScreen) and "fridge" in app.screen.question
+            await pilot.press("y")
+            await until(pilot, lambda: bool(engine.commands))
+            cmd = engine.commands[0]
+            assert isinstance(cmd, E.RemoveNode) and cmd.mac == C1
+            await until(pilot, lambda: nodes.get_cell(C1, "state").plain.startswith("removing…"))
+            assert "remove" not in footer_keys(app)  # not twice
+            engine.emit(E.CommandResult(cmd.id, C1, True, "fridge removed from the network"))
+            await until(pilot, lambda: not net.removing)
+            await pilot.pause()
+            assert "removing" not in nodes.get_cell(C1, "state").plain
+            assert "fridge removed" in str(net.query_one("#net_head").render())
+            toasts = [n.message for n in app._notifications if "fridge removed" in n.message]
+            assert len(toasts) == 1
+
+    run(go())
+
+
 def test_untrusted_names_are_shown_as_text(tmp_path: Path) -> None:
     """An ESC sequence or Rich markup in a name never reaches the terminal or gets interpreted."""
     from rich.text import Text
