@@ -83,15 +83,15 @@ class ScheduleEditorScreen(Screen[None]):
     #sched_title { height: 1; text-wrap: nowrap; text-overflow: ellipsis; }
     """
     BINDINGS = [
-        Binding("o", "set_on", "On", id="sched_on"),
-        Binding("x", "set_off", "Off", id="sched_off"),
+        Binding("o", "set_on", "On", id="sched_on", tooltip="Marked range (or cursor) on"),
+        Binding("x", "set_off", "Off", id="sched_off", tooltip="Marked range (or cursor) off"),
         Binding(
             "w", "set_standby", "Standby", id="sched_standby", tooltip="Standby killer: off below N watts"
         ),
-        Binding("d", "copy_day", "Copy day", id="sched_copy_day"),
+        Binding("d", "copy_day", "Copy day", id="sched_copy_day", tooltip="Copy this day to other days"),
         Binding("u,ctrl+z", "undo", "Undo", id="sched_undo"),
         Binding("r,ctrl+y", "redo", "Redo", id="sched_redo", show=False),
-        Binding("ctrl+s", "save", "Save", id="sched_save"),
+        Binding("ctrl+s", "save", "Save", id="sched_save", tooltip="Save and upload to its circles"),
         Binding(
             "left_square_bracket",
             "other(-1)",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import io
 import threading
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -425,6 +426,33 @@ def test_network_removal_shows_progress_and_the_result_once(tmp_path: Path) -> N
             assert "fridge removed" in str(net.query_one("#net_head").render())
             toasts = [n.message for n in app._notifications if "fridge removed" in n.message]
             assert len(toasts) == 1
+
+    run(go())
+
+
+def test_help_lists_keys_as_typed_and_readme_matches(tmp_path: Path) -> None:
+    from screens.help import markdown
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    block = readme.split("<!-- keys:start -->\n", 1)[1].split("<!-- keys:end -->", 1)[0]
+    assert block == markdown(), "README's key list differs from the help screen: paste screens.help.markdown()"
+    app, _engine = start(tmp_path)
+
+    async def go() -> None:
+        async with app.run_test(size=(100, 40)) as pilot:
+            await until(pilot, lambda: app.snapshot is not None)
+            await pilot.press("question_mark")
+            assert isinstance(app.screen, HelpScreen)
+            await pilot.pause()
+            from rich.console import Console
+
+            console = Console(width=100, record=True, file=io.StringIO())
+            for w in app.screen.query("Static"):
+                console.print(w.content)
+            text = console.export_text()
+            for raw in ("question_mark", "left_square_bracket", "ctrl+s", "?", "["):
+                assert (raw in text) == (raw in ("ctrl+s", "?", "[")), raw
+            assert "always on" in text and "not in control file" in text
 
     run(go())
 

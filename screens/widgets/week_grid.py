@@ -46,18 +46,18 @@ class WeekGrid(ScrollView, can_focus=True):
     WeekGrid { height: 11; }
     """
     BINDINGS = [
-        Binding("left,h", "move(0,-1)", "←", show=False, id="grid_left"),
-        Binding("right,l", "move(0,1)", "→", show=False, id="grid_right"),
-        Binding("up,k", "move(-1,0)", "↑", show=False, id="grid_up"),
-        Binding("down,j", "move(1,0)", "↓", show=False, id="grid_down"),
+        Binding("left,h", "move(0,-1)", "←", show=False, id="grid_left", tooltip="Move a quarter hour back"),
+        Binding("right,l", "move(0,1)", "→", show=False, id="grid_right", tooltip="Move a quarter hour on"),
+        Binding("up,k", "move(-1,0)", "↑", show=False, id="grid_up", tooltip="Move a day up"),
+        Binding("down,j", "move(1,0)", "↓", show=False, id="grid_down", tooltip="Move a day down"),
         Binding("shift+left", "extend(0,-1)", "Mark ←", show=False, id="grid_mark_left"),
         Binding("shift+right", "extend(0,1)", "Mark →", show=False, id="grid_mark_right"),
         Binding("shift+up", "extend(-1,0)", "Mark ↑", show=False, id="grid_mark_up"),
         Binding("shift+down", "extend(1,0)", "Mark ↓", show=False, id="grid_mark_down"),
-        Binding("pageup", "move(0,-8)", "−2 h", show=False, id="grid_page_left"),
-        Binding("pagedown", "move(0,8)", "+2 h", show=False, id="grid_page_right"),
-        Binding("home", "edge(0)", "00:00", show=False, id="grid_home"),
-        Binding("end", "edge(1)", "23:45", show=False, id="grid_end"),
+        Binding("pageup", "move(0,-8)", "−2 h", show=False, id="grid_page_left", tooltip="Move 2 hours back"),
+        Binding("pagedown", "move(0,8)", "+2 h", show=False, id="grid_page_right", tooltip="Move 2 hours on"),
+        Binding("home", "edge(0)", "00:00", show=False, id="grid_home", tooltip="To 00:00 (ends a mark)"),
+        Binding("end", "edge(1)", "23:45", show=False, id="grid_end", tooltip="To 23:45 (ends a mark)"),
         Binding("shift+home", "edge(0,1)", "Mark to 00:00", show=False, id="grid_mark_home"),
         Binding("shift+end", "edge(1,1)", "Mark to 23:45", show=False, id="grid_mark_end"),
         Binding(
