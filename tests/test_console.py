@@ -386,7 +386,9 @@ def test_choose_schedule_names_the_circle_and_preselects_its_schedule(tmp_path: 
             await pilot.press("down", "c")  # the tv uses "evening"
             dlg = app.screen
             assert isinstance(dlg, ChooseSchedule)
-            assert "tv" in str(dlg.query_one("Static").render()) and C2 in str(dlg.query_one("Static").render())
+            assert "tv" in str(dlg.query_one("Static").render()) and C2 in str(
+                dlg.query_one("Static").render()
+            )
             ol = dlg.query_one("OptionList")
             assert ol.get_option_at_index(ol.highlighted).id == "evening"
             await pilot.press("enter")
@@ -435,7 +437,9 @@ def test_help_lists_keys_as_typed_and_readme_matches(tmp_path: Path) -> None:
 
     readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
     block = readme.split("<!-- keys:start -->\n", 1)[1].split("<!-- keys:end -->", 1)[0]
-    assert block == markdown(), "README's key list differs from the help screen: paste screens.help.markdown()"
+    assert block == markdown(), (
+        "README's key list differs from the help screen: paste screens.help.markdown()"
+    )
     app, _engine = start(tmp_path)
 
     async def go() -> None:
