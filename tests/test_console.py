@@ -461,6 +461,59 @@ def test_help_lists_keys_as_typed_and_readme_matches(tmp_path: Path) -> None:
     run(go())
 
 
+def test_details_live_scrollable_with_signal_in_dbm(tmp_path: Path) -> None:
+    snap = fixed_snapshot()
+    app, engine = start(tmp_path, snap)
+
+    async def go() -> None:
+        async with app.run_test(size=(80, 24)) as pilot:
+            await until(pilot, lambda: app.snapshot is not None and app.screen.table.row_count == 4)
+            await pilot.press("enter")
+            det = app.screen
+            assert isinstance(det, CircleDetailScreen)
+            await until(pilot, lambda: det.shown >= 1)
+
+            def text() -> str:
+                from rich.console import Console
+
+                console = Console(width=80, record=True, file=io.StringIO())
+                console.print(det.query_one("#info").content)
+                return console.export_text()
+
+            assert "block None" not in text() and "Signal" in text()
+            c1 = replace(snap.circles[0], rssi_in=-61, rssi_out=-70, clock_drift_s=42.0, log_address=77)
+            engine.emit(E.CycleUpdate(replace(snap, circles=(c1, *snap.circles[1:]))))
+            await until(pilot, lambda: "-61 dBm" in text())
+            assert "-70 dBm" in text() and "+42 s" in text() and "block 77" in text()
+            scroll = det.query_one("#detail_scroll")
+            assert scroll.max_scroll_y > 0, "the page fits: nothing to scroll"
+            await pilot.press("end")
+            await until(pilot, lambda: scroll.scroll_y == scroll.max_scroll_y)
+            await pilot.press("k")
+            await until(pilot, lambda: bool(engine.commands))
+            assert engine.commands == [E.SyncClock(C1, id=engine.commands[0].id)]
+
+    run(go())
+
+
+def test_without_a_config_the_simulator_is_said_on_screen(tmp_path: Path, monkeypatch) -> None:
+    from pwtui.config import parse_config
+
+    monkeypatch.chdir(tmp_path)
+    cfg = parse_config("", None)
+    assert cfg.path is None and cfg.stick.port.startswith("sim://")
+    app = PwtuiApp(cfg, engine=FixedEngine(fixed_snapshot()))
+
+    async def go() -> None:
+        async with app.run_test(size=(80, 24)) as pilot:
+            await until(pilot, lambda: app.snapshot is not None)
+            notice = app.screen.query_one("#notice")
+            assert notice.display and "simulator" in str(notice.render())
+            assert "No pwtui.toml" in str(notice.render())
+
+    run(go())
+
+
 def test_untrusted_names_are_shown_as_text(tmp_path: Path) -> None:
     """An ESC sequence or Rich markup in a name never reaches the terminal or gets interpreted."""
     from rich.text import Text
