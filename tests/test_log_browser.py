@@ -222,8 +222,14 @@ def test_export_follows_the_umask(tmp_path: Path) -> None:
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
 
 
-def test_chart_snapshot(snap_compare, tmp_path: Path) -> None:
+@pytest.mark.parametrize("size", [(80, 24), (120, 40)])
+def test_chart_snapshot(snap_compare, tmp_path: Path, size: tuple[int, int]) -> None:
     db = tmp_path / DB_NAME
     fill(db)
     app = Host(db, B, datetime(2026, 6, 11, 12, 0).astimezone())
-    assert snap_compare(app, terminal_size=(100, 30))
+
+    async def ready(pilot) -> None:
+        await until(pilot, lambda: app.screen.loaded >= 1)
+        await pilot.pause()
+
+    assert snap_compare(app, terminal_size=size, run_before=ready)
