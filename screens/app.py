@@ -190,9 +190,7 @@ class PwtuiApp(App[int]):
         from .schedule_editor import ScheduleEditorScreen
 
         self.push_screen(
-            ScheduleEditorScreen(
-                self.config.paths.schedules, engine=self.engine, name=circle.schedule if circle else None
-            )
+            ScheduleEditorScreen(self.config.paths.schedules, name=circle.schedule if circle else None)
         )
 
     def open_logs(self, circle: E.CircleStatus | None) -> None:

@@ -1,7 +1,8 @@
 """The schedule editor: one schedule of schedule.csv as a week grid, in local time.
 
 `ScheduleEditorScreen(schedules_path, *, engine=None, name=None)`.  Saving
-writes schedule.csv atomically (Plugwise-2-py format) and tells the engine,
+writes schedule.csv atomically (Plugwise-2-py format) and tells the engine
+(the one given, else the app through `CommandRequested`),
 which uploads to the circles that use the schedule; their upload state shows
 below the grid.  Unsaved changes are never dropped without asking.
 """
@@ -25,6 +26,7 @@ from pwtui.schedulefile import NamedSchedule, ScheduleFileError, read_schedules,
 from pwtui.text import safe_markup
 
 from .confirm import ConfirmScreen
+from .messages import CommandRequested
 from .widgets.week_grid import DAY_NAMES, WEEKDAYS, WeekGrid
 
 
@@ -222,14 +224,20 @@ class ScheduleEditorScreen(Screen[None]):
 
     # --- files --------------------------------------------------------------------------
 
+    def _submit(self, command: E.Command) -> None:
+        """To the engine given (a standalone editor), else up to the app as `CommandRequested`."""
+        if self.engine is not None:
+            self.engine.submit(command)
+        else:
+            self.post_message(CommandRequested(command))
+
     def _write(self) -> bool:
         try:
             write_schedules(self.path, self.schedules)
         except OSError as exc:
             self.notify(f"cannot save {self.path}: {exc.strerror or exc}", severity="error")
             return False
-        if self.engine is not None:
-            self.engine.submit(E.ReloadFiles())
+        self._submit(E.ReloadFiles())
         return True
 
     def action_save(self) -> None:
@@ -310,8 +318,7 @@ class ScheduleEditorScreen(Screen[None]):
             self.schedules = rename(self.schedules, old, name)
             if self._write():
                 for c in users:
-                    if self.engine is not None:
-                        self.engine.submit(E.AssignSchedule(c.mac, name))
+                    self._submit(E.AssignSchedule(c.mac, name))
                 self._open(name)
 
         self._ask_name(f"New name for {safe_markup(self.current)}:", self.current, make)

@@ -194,21 +194,21 @@ def test_marking_as_in_an_editor(csv: Path) -> None:
             assert len(grid.selection()) == 8
             await pilot.press("o")
             assert grid.slots[0:4] == [-1] * 4 and grid.slots[96:100] == [-1] * 4 and grid.slots[4] == 0
-            assert grid.anchor is None and not grid.marking
+            assert grid.mark_start is None and not grid.marking
             await pilot.press("right")
             assert len(grid.selection()) == 1
             # shift+arrows mark too; Home/End move without extending, shift+End extends
             await pilot.press("shift+right", "shift+right")
             assert len(grid.selection()) == 3
             await pilot.press("home")
-            assert grid.anchor is None and grid.cursor.quarter == 0
+            assert grid.mark_start is None and grid.cursor.quarter == 0
             await pilot.press("shift+end")
             assert len(grid.selection()) == 96
             await pilot.press("escape")  # ends the mark, stays in the editor
-            assert grid.anchor is None and isinstance(app.screen, ScheduleEditorScreen)
+            assert grid.mark_start is None and isinstance(app.screen, ScheduleEditorScreen)
             # m again ends a mark
             await pilot.press("m", "left", "m", "left")
-            assert grid.anchor is None
+            assert grid.mark_start is None
 
     run(go())
 

@@ -71,7 +71,7 @@ class WeekGrid(ScrollView, can_focus=True):
     ]
 
     cursor: reactive[Cell] = reactive(Cell(0, 0), repaint=False)
-    anchor: reactive[Cell | None] = reactive(None, repaint=False)
+    mark_start: reactive[Cell | None] = reactive(None, repaint=False)
     marking: reactive[bool] = reactive(False, repaint=False)
     """True after `m`: plain arrows extend the range instead of moving alone."""
 
@@ -99,13 +99,13 @@ class WeekGrid(ScrollView, can_focus=True):
 
     def selection(self) -> list[Cell]:
         """The marked rectangle, or just the cursor."""
-        a, c = self.anchor or self.cursor, self.cursor
+        a, c = self.mark_start or self.cursor, self.cursor
         d0, d1 = sorted((a.day, c.day))
         q0, q1 = sorted((a.quarter, c.quarter))
         return [Cell(d, q) for d in range(d0, d1 + 1) for q in range(q0, q1 + 1)]
 
     def unmark(self) -> None:
-        self.anchor = None
+        self.mark_start = None
         self.marking = False
         self.refresh()
 
@@ -159,10 +159,10 @@ class WeekGrid(ScrollView, can_focus=True):
     def _go(self, cell: Cell, extend: bool) -> None:
         """Move the cursor; extend the mark when asked or while marking, else end it."""
         if extend or self.marking:
-            if self.anchor is None:
-                self.anchor = self.cursor
+            if self.mark_start is None:
+                self.mark_start = self.cursor
         else:
-            self.anchor = None
+            self.mark_start = None
         self.cursor = cell
         self._follow()
 
@@ -179,7 +179,7 @@ class WeekGrid(ScrollView, can_focus=True):
         if self.marking:
             self.unmark()
             return
-        self.anchor = self.cursor
+        self.mark_start = self.cursor
         self.marking = True
         self.refresh()
 
@@ -188,7 +188,7 @@ class WeekGrid(ScrollView, can_focus=True):
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "unmark":
-            return self.anchor is not None  # otherwise escape goes on to the screen (leave)
+            return self.mark_start is not None  # otherwise escape goes on to the screen (leave)
         return True
 
     @property
@@ -253,7 +253,7 @@ class WeekGrid(ScrollView, can_focus=True):
     def _day_segments(self, day: int) -> list[Segment]:
         """The 96 cells of a day; a marked cell gets a blue background and a shaded glyph,
         so the mark shows on "on" cells (a full block hides any background) too."""
-        sel = {c.index for c in self.selection()} if self.anchor is not None else set()
+        sel = {c.index for c in self.selection()} if self.mark_start is not None else set()
         segs: list[Segment] = []
         base = day * SLOTS_PER_DAY
         for q in range(SLOTS_PER_DAY):
