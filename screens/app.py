@@ -81,6 +81,8 @@ class PwtuiApp(App[int]):
         for binding in getattr(screen, "BINDINGS", []):
             if not isinstance(binding, Binding) or not binding.description or binding.action in seen:
                 continue
+            if self._refused(screen, binding.action):
+                continue  # as in the footer: only what works now
             seen.add(binding.action)
             keys = " / ".join(key_label(k) for k in binding.key.split(","))
             title = f"{binding.description}: {binding.tooltip}" if binding.tooltip else binding.description
@@ -89,6 +91,15 @@ class PwtuiApp(App[int]):
                 f"key: {keys}",
                 partial(self.call_later, screen.run_action, binding.action),
             )
+
+    @staticmethod
+    def _refused(screen: Screen[Any], action: str) -> bool:
+        name = action
+        params: tuple[object, ...] = ()
+        if "(" in action:
+            name, _, rest = action.partition("(")
+            params = tuple(p.strip() for p in rest.rstrip(")").split(",") if p.strip())
+        return screen.check_action(name, params) is not True
 
     def on_mount(self) -> None:
         self.push_screen(DashboardScreen())

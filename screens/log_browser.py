@@ -228,6 +228,7 @@ class LogBrowserScreen(Screen[None]):
             if t.row_count:
                 t.move_cursor(row=min(max(row, 0), t.row_count - 1))
         self.loaded += 1
+        self.refresh_bindings()
 
     def _title(self) -> None:
         p = self.period
@@ -243,9 +244,21 @@ class LogBrowserScreen(Screen[None]):
 
     # --- navigation -----------------------------------------------------------------------
 
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """No zooming past hour or year, no export of an empty view."""
+        if action == "zoom" and parameters:
+            i = ZOOMS.index(self.period.zoom) + int(str(parameters[0]))
+            return 0 <= i < len(ZOOMS)
+        if action == "export":
+            return bool(self.buckets)
+        if action == "circle":
+            return len(self.choices) > 1
+        return True
+
     def _go(self, period: Period) -> None:
         self.period = period
         self.buckets = []
+        self.refresh_bindings()
         self.reload()
 
     def action_step(self, direction: int) -> None:

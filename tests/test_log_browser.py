@@ -205,6 +205,49 @@ def test_browser_opened_during_the_first_history_read_fills_in(tmp_path: Path) -
     asyncio.run(go())
 
 
+def test_charts_keep_true_time_spacing_and_break_at_gaps() -> None:
+    """A missing hour is a gap on the x axis, the DST day has 25 hours, the power line breaks."""
+    from screens.widgets.plots import bar_positions, runs
+
+    day = period_at("day", datetime(2026, 6, 11, 12).astimezone())
+    buckets = [queries.Bucket(f"2026-06-11 {h:02d}:00", 1.0, 0.0, 3600) for h in (0, 1, 5)]
+    xs, width = bar_positions(day, buckets)
+    assert xs == [0.5, 1.5, 5.5] and width == 1.0
+    autumn = period_at("day", datetime(2026, 10, 25, 12).astimezone())  # clocks go back: 25 hours
+    late = [queries.Bucket("2026-10-25 23:00", 1.0, 0.0, 3600)]
+    assert bar_positions(autumn, late)[0] == [24.5]
+    year = period_at("year", datetime(2026, 6, 11).astimezone())
+    assert bar_positions(year, [queries.Bucket("2026-03", 1.0, 0.0, 1)])[0] == [2.5]
+    series = [(0, 1.0), (10, 2.0), (20, 3.0), (300, 4.0), (310, 5.0)]
+    assert [len(r) for r in runs(series, 10)] == [3, 2]
+
+
+def test_footer_offers_only_what_works(tmp_path: Path) -> None:
+    db = tmp_path / DB_NAME
+    fill(db)
+
+    async def go() -> None:
+        app = Host(db, A, datetime(2026, 6, 11, 12, 0).astimezone())
+        async with app.run_test(size=(100, 30)) as pilot:
+            scr = app.screen
+            await until(pilot, lambda: scr.loaded >= 1)
+
+            def offered() -> set[str]:
+                return {b.binding.action for b in scr.active_bindings.values() if b.enabled}
+
+            assert {"zoom(-1)", "zoom(1)", "export"} <= offered()
+            await pilot.press("plus")  # hour view: nothing to zoom in to
+            await until(pilot, lambda: scr.loaded >= 2)
+            assert "zoom(-1)" not in offered() and "zoom(1)" in offered()
+            await pilot.press("g")
+            app.screen.query_one("#answer").value = "2020-01-01"
+            await pilot.press("enter")
+            await until(pilot, lambda: scr.loaded >= 3)
+            assert scr.buckets == [] and "export" not in offered()
+
+    asyncio.run(go())
+
+
 def test_export_follows_the_umask(tmp_path: Path) -> None:
     import os
 

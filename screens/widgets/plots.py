@@ -18,6 +18,26 @@ from ..log_periods import Period, label_moment, ticks, x_of, x_range
 USED, PRODUCED, POWER = "cyan", "green", "magenta"
 
 
+def bar_positions(period: Period, buckets: Sequence[Bucket]) -> tuple[list[float], float]:
+    """Centre of each bucket's bar on the x axis and the bars' width: a missing bucket leaves a gap."""
+    # a bucket is one x unit wide, except an hour bucket in the hour view (60 minutes)
+    span = 60.0 if period.zoom == "hour" else 1.0
+    if period.zoom == "year":
+        return [label_moment(b.label).month - 0.5 for b in buckets], span
+    return [x_of(period, label_moment(b.label).timestamp()) + span / 2 for b in buckets], span
+
+
+def runs(series: Sequence[tuple[int, float]], step: int) -> list[list[tuple[int, float]]]:
+    """The samples split where more than two steps are missing, so the line breaks there."""
+    out: list[list[tuple[int, float]]] = []
+    for ts, w in series:
+        if out and ts - out[-1][-1][0] <= 2 * step:
+            out[-1].append((ts, w))
+        else:
+            out.append([(ts, w)])
+    return out
+
+
 class EnergyPlot(PlotextPlot):
     """kWh per bucket: used above zero, produced below, one scale, a legend."""
 
@@ -26,12 +46,7 @@ class EnergyPlot(PlotextPlot):
         plt.clear_figure()
         plt.theme("clear")
         lo, hi = x_range(period)
-        # a bucket is one x unit wide, except an hour bucket in the hour view (60 minutes)
-        span = 60.0 if period.zoom == "hour" else 1.0
-        if period.zoom == "year":
-            xs = [label_moment(b.label).month - 0.5 for b in buckets]
-        else:
-            xs = [x_of(period, label_moment(b.label).timestamp()) + span / 2 for b in buckets]
+        xs, span = bar_positions(period, buckets)
         used = [b.consumption_wh / 1000 for b in buckets]
         produced = [-b.production_wh / 1000 for b in buckets]
         if any(used):
@@ -58,13 +73,7 @@ class PowerPlot(PlotextPlot):
         plt = self.plt
         plt.clear_figure()
         plt.theme("clear")
-        runs: list[list[tuple[int, float]]] = []
-        for ts, w in series:
-            if runs and ts - runs[-1][-1][0] <= 2 * step:
-                runs[-1].append((ts, w))
-            else:
-                runs.append([(ts, w)])
-        for i, run in enumerate(runs):
+        for i, run in enumerate(runs(series, step)):
             xs = [x_of(period, ts + step / 2) for ts, _ in run]
             ys = [w for _, w in run]
             if len(run) == 1:
