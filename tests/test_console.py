@@ -10,6 +10,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from protocol import virtual
 from protocol.schedules import WeekSchedule
@@ -512,6 +514,29 @@ def test_without_a_config_the_simulator_is_said_on_screen(tmp_path: Path, monkey
             assert "No pwtui.toml" in str(notice.render())
 
     run(go())
+
+
+@given(
+    total=st.integers(min_value=80, max_value=240),
+    names=st.lists(st.text(alphabet="abcdefghij klmn", max_size=30), min_size=1, max_size=8),
+    where=st.text(alphabet="xyz ", max_size=20),
+)
+def test_column_widths_fit_and_never_cut_a_name_while_there_is_room(
+    total: int, names: list[str], where: str
+) -> None:
+    from screens.dashboard_cells import COLUMNS, MIN_WIDTH, PADDING, SCROLLBAR, name_text, widths
+
+    circles = tuple(
+        E.CircleStatus(mac=f"000D6F00010000{i:02d}", name=n, location=where) for i, n in enumerate(names)
+    )
+    w = widths(total, circles)
+    used = sum(w.values()) + PADDING * len(COLUMNS) + SCROLLBAR
+    assert used <= total
+    longest = max(len(name_text(c)) for c in circles)
+    fixed = sum(width for _, _, width in COLUMNS if width is not None)
+    room = total - fixed - PADDING * len(COLUMNS) - SCROLLBAR - MIN_WIDTH["location"] - MIN_WIDTH["schedule"]
+    if longest <= room:
+        assert w["name"] >= longest
 
 
 def test_untrusted_names_are_shown_as_text(tmp_path: Path) -> None:
