@@ -9,6 +9,7 @@ import asyncio
 import os
 import signal
 import sys
+import threading
 from collections.abc import Iterable
 from functools import partial
 from typing import Any
@@ -55,6 +56,9 @@ class PwtuiApp(App[int]):
         self.engine.on_event = self._on_engine_event
         self.results: list[E.CommandResult] = []
         self.result_signal: Signal[E.CommandResult] = Signal(self, "result")
+        self._hung_up = threading.Event()
+        self._engine_done = threading.Event()
+        self._exited = threading.Event()  # set by main() once app.run() has returned
         self.owner_alive = True
         """False while the logger we are attached to does not answer: actions are off."""
         self.owner_message = ""
@@ -107,7 +111,7 @@ class PwtuiApp(App[int]):
         # a lost terminal (ssh hang-up, tmux killed) ends the app cleanly, releasing the stick
         loop = asyncio.get_running_loop()
         try:
-            loop.add_signal_handler(signal.SIGHUP, self.exit)
+            loop.add_signal_handler(signal.SIGHUP, self.hang_up)
         except (NotImplementedError, RuntimeError, ValueError):
             pass
         self._owner_pid = os.getppid()
@@ -116,11 +120,35 @@ class PwtuiApp(App[int]):
     def _check_terminal(self) -> None:
         """The process that owned our terminal is gone (we were re-parented): quit."""
         if os.getppid() != self._owner_pid:
-            self.exit()
+            self.hang_up()
+
+    def hang_up(self) -> None:
+        """The terminal is gone: stop the engine (it frees the stick) and leave.
+
+        Textual's shutdown writes to the terminal; with the terminal gone its
+        writer thread can die on EIO and the shutdown then blocks on a full queue
+        (seen about 1 run in 5 with tmux killed).  So a watchdog ends the process
+        once the engine has stopped, if the normal exit has not by then; the stick
+        lock is an flock and is freed with the process.
+        """
+        if self._hung_up.is_set():
+            return
+        self._hung_up.set()
+        self.workers.cancel_group(self, "engine")
+        threading.Thread(target=self._end_after_hang_up, name="pwtui-hangup", daemon=True).start()
+        self.exit()
+
+    def _end_after_hang_up(self) -> None:
+        self._engine_done.wait(10.0)
+        if not self._exited.wait(2.0):
+            os._exit(0)
 
     @work(thread=True, group="engine", exclusive=True, exit_on_error=False)
     def run_engine(self) -> None:
-        self.engine.run(get_current_worker().cancelled_event)
+        try:
+            self.engine.run(get_current_worker().cancelled_event)
+        finally:
+            self._engine_done.set()
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         if event.worker.group == "engine" and event.state == WorkerState.ERROR:
@@ -241,6 +269,7 @@ def main(args: argparse.Namespace) -> int:
     try:
         app.run()
     finally:
+        app._exited.set()
         if lock:
             lock.release()
     return 0
