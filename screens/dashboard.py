@@ -85,6 +85,7 @@ class DashboardScreen(Screen[None]):
         self._rows: dict[str, dict[str, Text]] = {}
         self._pending: dict[str, str] = {}
         self._widths: dict[str, int] = {}
+        self._keep_row: int | None = None
 
     @property
     def papp(self) -> PwtuiApp:
@@ -121,6 +122,8 @@ class DashboardScreen(Screen[None]):
             return
         self._widths = want
         table = self.table
+        if table.row_count:
+            self._keep_row = table.cursor_row  # clear(columns=True) moves the cursor to the top
         table.clear(columns=True)
         self._rows = {}
         for key, label, _ in COLUMNS:
@@ -144,7 +147,8 @@ class DashboardScreen(Screen[None]):
         macs = [c.mac for c in snap.circles]
         with self.app.batch_update():
             if list(self._rows) != macs:
-                cursor = table.cursor_row
+                cursor = self._keep_row if self._keep_row is not None else table.cursor_row
+                self._keep_row = None
                 table.clear()
                 self._rows = {}
                 for c in snap.circles:

@@ -289,6 +289,7 @@ def test_layout_names_offline_link_state_and_footer(tmp_path: Path) -> None:
             assert "toggle_relay" not in footer_keys(app)
             await pilot.resize_terminal(80, 24)
             await pilot.pause()
+            assert table.cursor_row == 3, "a resize moved the cursor"
             link = str(dash.query_one("#link").render())
             assert link.strip().startswith("link up") and "…" in link and len(link.rstrip()) <= 80
 
@@ -494,6 +495,14 @@ def test_details_live_scrollable_with_signal_in_dbm(tmp_path: Path) -> None:
             await pilot.press("k")
             await until(pilot, lambda: bool(engine.commands))
             assert engine.commands == [E.SyncClock(C1, id=engine.commands[0].id)]
+            await pilot.press("p")  # the settings dialog from the details screen too
+            from screens.settings import CircleSettings
+
+            assert isinstance(app.screen, CircleSettings) and app.screen.circle.mac == C1
+            app.screen.query_one("#location").value = "garage"
+            await pilot.press("ctrl+s")
+            await until(pilot, lambda: len(engine.commands) == 2)
+            assert engine.commands[1].changes == (("location", "garage"),)
 
     run(go())
 
