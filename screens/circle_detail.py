@@ -99,7 +99,7 @@ class CircleDetailScreen(Screen[None]):
         with VerticalScroll(id="detail_scroll"):
             yield Static(id="info", classes="detail")
             yield Static(id="events", classes="detail")
-        yield Footer()
+        yield Footer(compact=True)
 
     def on_mount(self) -> None:
         self.query_one("#detail_scroll", VerticalScroll).focus()

@@ -98,7 +98,7 @@ class DashboardScreen(Screen[None]):
         yield DataTable(id="circles", cursor_type="row", zebra_stripes=True)
         yield Static(Text(LEGEND, style="dim"), id="legend")
         yield Static("", id="link")
-        yield Footer()
+        yield Footer(compact=True)
 
     def on_mount(self) -> None:
         notice = self.query_one("#notice", Static)

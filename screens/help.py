@@ -104,7 +104,7 @@ class HelpScreen(Screen[None]):
                 for keys, what in rows:
                     t.add_row(Text(keys), Text(what))
                 yield Static(t, classes="detail")
-        yield Footer()
+        yield Footer(compact=True)
 
     def on_mount(self) -> None:
         self.query_one(VerticalScroll).focus()

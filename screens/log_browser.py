@@ -146,7 +146,7 @@ class LogBrowserScreen(Screen[None]):
         t.add_column("Produced kWh", key="produced", width=13)
         t.add_column("Avg W", key="watts", width=9)
         yield t
-        yield Footer()
+        yield Footer(compact=True)
 
     @property
     def macs(self) -> list[str] | None:

@@ -50,7 +50,7 @@ class NetworkScreen(Screen[None]):
         t.add_column("Name", key="name", width=18)
         t.add_column("State", key="state", width=28)
         yield t
-        yield Footer()
+        yield Footer(compact=True)
 
     @property
     def papp(self) -> PwtuiApp:

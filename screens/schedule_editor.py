@@ -135,7 +135,7 @@ class ScheduleEditorScreen(Screen[None]):
         yield Static(id="sched_title", classes="detail")
         yield WeekGrid(self.schedules[self.current].week, id="grid")
         yield Static(id="sched_users", classes="detail")
-        yield Footer()
+        yield Footer(compact=True)
 
     @property
     def grid(self) -> WeekGrid:

@@ -290,6 +290,12 @@ def test_layout_names_offline_link_state_and_footer(tmp_path: Path) -> None:
             await pilot.resize_terminal(80, 24)
             await pilot.pause()
             assert table.cursor_row == 3, "a resize moved the cursor"
+            table.move_cursor(row=1)  # the tv: every dashboard key applies, and all fit in 80 columns
+            await pilot.pause()
+            footer = app.screen.query_one("Footer")
+            keys = [w for w in footer.query("FooterKey") if w.description != "palette"]
+            assert {k.description for k in keys} >= {"Switch", "Sched", "Choose", "Setup", "Logs", "Help"}
+            assert max(k.region.right for k in keys) <= 80 - len("^p palette")
             link = str(dash.query_one("#link").render())
             assert link.strip().startswith("link up") and "…" in link and len(link.rstrip()) <= 80
 
