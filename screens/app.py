@@ -30,7 +30,7 @@ from pwtui.export import save_file
 from pwtui.lock import Lock, LockHeld, acquire, holder
 from pwtui.schedulefile import ScheduleFileError, read_schedules
 from pwtui.store import DB_NAME
-from pwtui.text import safe_markup
+from pwtui.text import safe_markup, safe_text
 
 from .dashboard import DashboardScreen
 from .keys import key_label
@@ -64,7 +64,9 @@ class PwtuiApp(App[int]):
         self.owner_alive = True
         """False while the logger we are attached to does not answer: actions are off."""
         self.owner_message = ""
-        self.sub_title = safe_markup(f"attached to pid {attach_pid}" if attach_pid else config.stick.port)
+        self.sub_title = safe_text(
+            f"attached to pid {attach_pid}" if attach_pid else config.stick.port
+        )  # plain text
 
     @property
     def actions_ok(self) -> bool:
@@ -154,7 +156,9 @@ class PwtuiApp(App[int]):
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         if event.worker.group == "engine" and event.state == WorkerState.ERROR:
-            self.notify(f"the engine stopped: {event.worker.error}", severity="error", timeout=30)
+            self.notify(
+                f"the engine stopped: {safe_markup(event.worker.error)}", severity="error", timeout=30
+            )
 
     def _on_engine_event(self, event: E.Event) -> None:
         """Called on the engine's thread: only post messages from here (thread-safe)."""
@@ -222,7 +226,7 @@ class PwtuiApp(App[int]):
         try:
             return list(read_schedules(self.config.paths.schedules))
         except ScheduleFileError as exc:
-            self.notify(str(exc), severity="error")
+            self.notify(safe_markup(exc), severity="error")
             return []
 
     def open_schedules(self, circle: E.CircleStatus | None) -> None:

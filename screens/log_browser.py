@@ -320,7 +320,9 @@ class LogBrowserScreen(Screen[None]):
     @on(ExportDone)
     def export_done(self, msg: ExportDone) -> None:
         if msg.error:
-            self.notify(f"cannot export to {msg.path}: {safe_markup(msg.error)}", severity="error")
+            self.notify(
+                f"cannot export to {safe_markup(msg.path)}: {safe_markup(msg.error)}", severity="error"
+            )
             return
         self.exported = msg.path
-        self.notify(f"exported {msg.rows} intervals to {msg.path}")
+        self.notify(f"exported {msg.rows} intervals to {safe_markup(msg.path)}")

@@ -31,7 +31,10 @@ from .widgets.week_grid import DAY_NAMES, WEEKDAYS, WeekGrid
 
 
 class AskText(ModalScreen[str | None]):
-    """A one-line prompt; `validators` refuse bad input with a message."""
+    """A one-line prompt; `validators` refuse bad input with a message.
+
+    `question` is markup: callers escape names from files with `safe_markup`.
+    """
 
     BINDINGS = [Binding("escape", "cancel", "Cancel", id="ask_cancel")]
 
@@ -150,7 +153,7 @@ class ScheduleEditorScreen(Screen[None]):
             signal.subscribe(self, lambda _s: self._users())
         self._users()
         if self._load_error:
-            self.notify(self._load_error, severity="error", timeout=15)
+            self.notify(safe_markup(self._load_error), severity="error", timeout=15)
 
     def _title(self) -> None:
         """One line, most important first (what is shown, unsaved?); the rest may be cut, never wrapped."""
@@ -235,7 +238,9 @@ class ScheduleEditorScreen(Screen[None]):
         try:
             write_schedules(self.path, self.schedules)
         except OSError as exc:
-            self.notify(f"cannot save {self.path}: {exc.strerror or exc}", severity="error")
+            self.notify(
+                f"cannot save {safe_markup(self.path)}: {safe_markup(exc.strerror or exc)}", severity="error"
+            )
             return False
         self._submit(E.ReloadFiles())
         return True
