@@ -248,6 +248,40 @@ def test_footer_offers_only_what_works(tmp_path: Path) -> None:
     asyncio.run(go())
 
 
+def test_a_late_answer_for_a_view_already_left_is_dropped(tmp_path: Path, monkeypatch) -> None:
+    """The first day's query is held back until the next day is shown; its answer must not win."""
+    import threading
+
+    db = tmp_path / DB_NAME
+    fill(db)
+    release = threading.Event()
+    real = queries.energy_buckets
+    held: list[int] = []
+
+    def slow_first(con, start_ts, end_ts, bucket, macs=None):
+        if not held:
+            held.append(start_ts)
+            release.wait(10)
+        return real(con, start_ts, end_ts, bucket, macs)
+
+    monkeypatch.setattr(queries, "energy_buckets", slow_first)
+
+    async def go() -> None:
+        app = Host(db, A, datetime(2026, 6, 11, 12, 0).astimezone())
+        async with app.run_test(size=(100, 30)) as pilot:
+            scr = app.screen
+            await until(pilot, lambda: bool(held))
+            await pilot.press("left")  # 10 June, answered at once
+            await until(pilot, lambda: scr.loaded >= 1)
+            assert scr.buckets[0].label.startswith("2026-06-10")
+            release.set()
+            await app.workers.wait_for_complete()
+            await pilot.pause()
+            assert scr.loaded == 1 and scr.buckets[0].label.startswith("2026-06-10")
+
+    asyncio.run(go())
+
+
 def test_export_follows_the_umask(tmp_path: Path) -> None:
     import os
 
