@@ -258,7 +258,10 @@ def test_a_late_answer_for_a_view_already_left_is_dropped(tmp_path: Path, monkey
     real = queries.energy_buckets
     held: list[int] = []
 
+    threads: set[str] = set()
+
     def slow_first(con, start_ts, end_ts, bucket, macs=None):
+        threads.add(threading.current_thread().name)
         if not held:
             held.append(start_ts)
             release.wait(10)
@@ -278,6 +281,7 @@ def test_a_late_answer_for_a_view_already_left_is_dropped(tmp_path: Path, monkey
             await app.workers.wait_for_complete()
             await pilot.pause()
             assert scr.loaded == 1 and scr.buckets[0].label.startswith("2026-06-10")
+            assert threading.main_thread().name not in threads  # never on the UI thread
 
     asyncio.run(go())
 
