@@ -34,6 +34,12 @@ def circle_label(c: E.CircleStatus) -> str:
     return safe_markup(f"{name} ({c.mac})" if name else c.mac)
 
 
+class CircleTable(DataTable[Text]):
+    """The circle table; its enter key is shown in the footer as "Details"."""
+
+    BINDINGS = [Binding("enter", "select_cursor", "Details", id="circle_details")]
+
+
 class ChooseSchedule(ModalScreen[str | None]):
     """Pick the schedule for a circle (or none); the current one is preselected."""
 
@@ -75,7 +81,9 @@ class DashboardScreen(Screen[None]):
         Binding("enter", "detail", "Details", id="detail", tooltip="Everything about the selected circle"),
         Binding("l", "logs", "Logs", id="logs", tooltip="Energy and power history"),
         Binding("s", "schedules", "Edit", id="schedules", tooltip="The schedule editor"),
-        Binding("n", "network", "Net", id="network", tooltip="The Circle+ network: join and remove"),
+        Binding(
+            "n", "network", "Net", id="network", show=False, tooltip="The Circle+ network: join and remove"
+        ),
         Binding("question_mark,f1", "help", "Help", id="help", tooltip="Keys and symbols"),
         Binding("q", "quit", "Quit", id="quit", show=False, tooltip="Leave the console"),
     ]
@@ -95,7 +103,7 @@ class DashboardScreen(Screen[None]):
         yield Header()
         yield Static("waiting for the first reading…", id="totals")
         yield Static("", id="notice")
-        yield DataTable(id="circles", cursor_type="row", zebra_stripes=True)
+        yield CircleTable(id="circles", cursor_type="row", zebra_stripes=True)
         yield Static(Text(LEGEND, style="dim"), id="legend")
         yield Static("", id="link")
         yield Footer(compact=True)

@@ -294,7 +294,15 @@ def test_layout_names_offline_link_state_and_footer(tmp_path: Path) -> None:
             await pilot.pause()
             footer = app.screen.query_one("Footer")
             keys = [w for w in footer.query("FooterKey") if w.description != "palette"]
-            assert {k.description for k in keys} >= {"Switch", "Sched", "Choose", "Setup", "Logs", "Help"}
+            assert {k.description for k in keys} >= {
+                "Details",
+                "Switch",
+                "Sched",
+                "Choose",
+                "Setup",
+                "Logs",
+                "Help",
+            }
             assert max(k.region.right for k in keys) <= 80 - len("^p palette")
             link = str(dash.query_one("#link").render())
             assert link.strip().startswith("link up") and "…" in link and len(link.rstrip()) <= 80
