@@ -90,7 +90,7 @@ class CircleSettings(ModalScreen[Changes | None]):
     DEFAULT_CSS = """
     CircleSettings { align: center middle; }
     CircleSettings #settings { width: 64; height: auto; border: thick $primary; background: $surface; padding: 0 1; }
-    CircleSettings Grid { grid-size: 2; grid-columns: 14 1fr; height: auto; grid-gutter: 0 1; }
+    CircleSettings Grid { grid-size: 2; grid-columns: 16 1fr; height: auto; grid-gutter: 0 1; }
     CircleSettings #problem { color: $error; height: auto; }
     """
     BINDINGS = [
@@ -114,7 +114,7 @@ class CircleSettings(ModalScreen[Changes | None]):
                 yield Input(name, id="name", compact=True, max_length=0)
                 yield Label("Location")
                 yield Input(safe_text(c.location), id="location", compact=True)
-                yield Label("Log interval")
+                yield Label("Log every (min)")
                 yield Input(str(c.log_interval), id="log_interval", compact=True, placeholder="minutes, 1…60")
             for key, label in FLAGS:
                 yield Checkbox(label, bool(getattr(c, key)), id=key, compact=True)
