@@ -347,6 +347,7 @@ def test_settings_dialog_sends_set_control_and_refuses_bad_values(tmp_path: Path
     async def go() -> None:
         async with app.run_test(size=(80, 24)) as pilot:
             await until(pilot, lambda: app.snapshot is not None and app.screen.table.row_count == 4)
+            assert cell(app.screen.table, C2, "name") == "tv ○"  # not in control file, see the legend
             await pilot.press("p")
             dlg = app.screen
             assert isinstance(dlg, CircleSettings)
