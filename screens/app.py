@@ -26,7 +26,6 @@ from pwtui import events as E
 from pwtui.attach import AttachedEngine
 from pwtui.config import Config
 from pwtui.engine import Engine
-from pwtui.export import save_file
 from pwtui.lock import Lock, LockHeld, acquire, holder
 from pwtui.schedulefile import ScheduleFileError, read_schedules
 from pwtui.store import DB_NAME
@@ -247,26 +246,6 @@ class PwtuiApp(App[int]):
         )
 
 
-def own_schedules(cfg: Config) -> Config:
-    """Without a config file, schedules live in the data folder, never in the checkout.
-
-    The default `schedule.csv` is relative to the working directory, which in a
-    clone is the tracked example; the editor would rewrite it.  The first run
-    copies the example into the data folder and the console (editor and engine
-    alike) uses that copy from then on.  With a config file its path is the
-    user's choice and is kept.
-    """
-    if cfg.path is not None:
-        return cfg
-    own = cfg.paths.data / "schedule.csv"
-    if not own.exists():
-        own.parent.mkdir(parents=True, exist_ok=True)
-        example = cfg.paths.schedules
-        text = example.read_text(encoding="utf-8") if example.is_file() else ""
-        save_file(own, text)
-    return replace(cfg, paths=replace(cfg.paths, schedules=own))
-
-
 def main(args: argparse.Namespace) -> int:
     from pwtui.headless import resolve_config
 
@@ -289,13 +268,6 @@ def main(args: argparse.Namespace) -> int:
         if lock:
             lock.release()
         return 2
-    try:
-        cfg = own_schedules(cfg)
-    except OSError as exc:
-        print(f"pwtui: cannot copy the example schedules into {cfg.paths.data}: {exc}", file=sys.stderr)
-        if lock:
-            lock.release()
-        return 1
     app = PwtuiApp(cfg, attach_pid=pid)
     try:
         app.run()

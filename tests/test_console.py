@@ -563,34 +563,6 @@ def test_column_widths_fit_and_never_cut_a_name_while_there_is_room(
         assert w["name"] >= longest
 
 
-def test_without_a_config_the_editor_edits_a_copy_in_the_data_folder(tmp_path: Path, monkeypatch) -> None:
-    from pwtui.config import parse_config
-    from screens.app import own_schedules
-
-    monkeypatch.chdir(tmp_path)
-    example = tmp_path / "schedule.csv"  # the checkout's tracked example
-    example.write_text("Name,Day_0\n")
-    cfg = own_schedules(parse_config("", None))
-    assert cfg.paths.schedules == cfg.paths.data / "schedule.csv" != example.resolve()
-    assert cfg.paths.schedules.read_text() == "Name,Day_0\n"
-    assert cfg.paths.schedules.stat().st_mode & 0o777 == 0o666 & ~_umask()
-    cfg.paths.schedules.write_text("edited\n")
-    assert own_schedules(parse_config("", None)).paths.schedules.read_text() == "edited\n"
-    assert example.read_text() == "Name,Day_0\n"
-    # a config file's own path is kept
-    (tmp_path / "pwtui.toml").write_text('[stick]\nport = "sim://"\n')
-    cfg = own_schedules(load_config(tmp_path / "pwtui.toml"))
-    assert cfg.paths.schedules == tmp_path / "schedule.csv"
-
-
-def _umask() -> int:
-    import os
-
-    old = os.umask(0)
-    os.umask(old)
-    return old
-
-
 def test_untrusted_names_are_shown_as_text(tmp_path: Path) -> None:
     """An ESC sequence or Rich markup in a name never reaches the terminal or gets interpreted."""
     from rich.text import Text
