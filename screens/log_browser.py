@@ -9,7 +9,6 @@ reloads a view that is still filling (history being read, or the current period)
 
 from __future__ import annotations
 
-import io
 import sqlite3
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -19,71 +18,20 @@ from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
 
 from pwtui import events as E
 from pwtui import queries
-from pwtui.export import save_file, write_energy
+from pwtui.export import save_file
 from pwtui.text import safe_markup
 
+from .dialogs import AskText
+from .log_data import ExportDone, LogData, export_text, history_progress
 from .log_periods import ZOOMS, Period, label_moment, local_midnight, period_at
-from .schedule_editor import AskText
 from .widgets.plots import EnergyPlot, PowerPlot
 
 __all__ = ["LogBrowserScreen", "Period", "export_text", "history_progress", "period_at"]
-
-
-class LogData(Message):
-    """What a loader read for one view (`token` says which request it answers)."""
-
-    def __init__(
-        self,
-        token: int,
-        period: Period,
-        buckets: list[queries.Bucket] | None = None,
-        series: list[tuple[int, float]] | None = None,
-        step: int = 0,
-        error: str = "",
-    ) -> None:
-        super().__init__()
-        self.token, self.period, self.step, self.error = token, period, step, error
-        self.buckets = buckets or []
-        self.series = series or []
-
-
-class ExportDone(Message):
-    """An export finished (rows written) or failed (error)."""
-
-    def __init__(self, path: Path, rows: int, error: str = "") -> None:
-        super().__init__()
-        self.path, self.rows, self.error = path, rows, error
-
-
-def export_text(
-    store_path: Path, period: Period, macs: list[str] | None, names: dict[str, str]
-) -> tuple[str, int]:
-    """The shown range as `pwtui export` writes it (same columns, units, UTC times)."""
-    db = queries.connect(store_path)
-    try:
-        out = io.StringIO()
-        s, e = period.span
-        rows = write_energy(out, queries.intervals(db, s, e, macs), names)
-        return out.getvalue(), rows
-    finally:
-        db.close()
-
-
-def history_progress(snap: E.Snapshot | None) -> int | None:
-    """Percent of the first history read done, None when nothing is being read."""
-    if snap is None:
-        return None
-    done = sum(c.history_done for c in snap.circles)
-    total = sum(c.history_total for c in snap.circles)
-    if not total or done >= total:
-        return None
-    return int(100 * done / total)
 
 
 class LogBrowserScreen(Screen[None]):

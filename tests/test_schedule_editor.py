@@ -14,7 +14,8 @@ from pwtui.config import load_config
 from pwtui.controlfile import update_row
 from pwtui.schedulefile import read_schedules
 from screens.app import PwtuiApp
-from screens.schedule_editor import AskText, ScheduleEditorScreen
+from screens.dialogs import AskText
+from screens.schedule_editor import ScheduleEditorScreen
 
 REPO_SCHEDULES = Path(__file__).resolve().parent.parent / "schedule.csv"
 
