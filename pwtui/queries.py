@@ -8,8 +8,11 @@ hour logged as ending at 01:00 counts for 00:00–01:00.
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+
+from .store import Interval
 
 FORMATS = {"hour": "%Y-%m-%d %H:00", "day": "%Y-%m-%d", "month": "%Y-%m"}
 
@@ -19,10 +22,11 @@ class Bucket:
     label: str  # local time, e.g. "2026-11-24 13:00", "2026-11-24", "2026-11"
     consumption_wh: float
     production_wh: float
-    seconds: int  # logged time in the bucket (for average watts)
+    seconds: int  # time the bucket's intervals span, first start to last end (for average watts)
 
     @property
     def watts(self) -> float:
+        """Average power over the logged span; for several circles the total, not a mean per circle."""
         return self.consumption_wh * 3600.0 / self.seconds if self.seconds else 0.0
 
 
@@ -47,7 +51,7 @@ def energy_buckets(
         f"SELECT strftime('{fmt}', end_ts - 1, 'unixepoch', 'localtime') AS b, "
         "COALESCE(SUM(CASE WHEN production = 0 THEN wh END), 0), "
         "COALESCE(SUM(CASE WHEN production = 1 THEN wh END), 0), "
-        "COALESCE(SUM(CASE WHEN production = 0 THEN end_ts - start_ts END), 0) "
+        "COALESCE(MAX(CASE WHEN production = 0 THEN end_ts END) - MIN(CASE WHEN production = 0 THEN start_ts END), 0) "
         f"FROM energy WHERE end_ts > ? AND end_ts <= ?{where} GROUP BY b ORDER BY b",
         [start_ts, end_ts, *args],
     ).fetchall()
@@ -68,10 +72,14 @@ def power_series(
     return [(start_ts + int(k) * step, float(w)) for k, w in rows]
 
 
-def intervals(db: sqlite3.Connection, start_ts: int, end_ts: int, macs: list[str] | None = None):
+def intervals(
+    db: sqlite3.Connection, start_ts: int, end_ts: int, macs: list[str] | None = None
+) -> Iterator[Interval]:
+    """The logged intervals ending in (start_ts, end_ts], in time order (what an export holds)."""
     where, args = _mac_filter(macs)
-    yield from db.execute(
+    for r in db.execute(
         f"SELECT mac, start_ts, end_ts, wh, production FROM energy WHERE end_ts > ? AND end_ts <= ?{where} "
         "ORDER BY end_ts, mac, production",
         [start_ts, end_ts, *args],
-    )
+    ):
+        yield Interval(r[0], r[1], r[2], r[3], bool(r[4]))

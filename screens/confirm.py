@@ -16,6 +16,7 @@ class ConfirmScreen(ModalScreen[bool]):
     ]
 
     def __init__(self, question: str) -> None:
+        """`question` is markup: callers escape names from files with `safe_markup`."""
         super().__init__()
         self.question = question
 

@@ -1,117 +1,62 @@
-"""The dashboard: one row per circle, updated in place every cycle; switching from here."""
+"""The dashboard: one row per circle, updated in place every cycle; switching from here.
+
+Commands go up as `CommandRequested` messages; the footer offers only what works
+for the selected circle now (`check_action`), and the link line puts the state
+before the (shortened) port so it never scrolls off.
+"""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
+from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Vertical
-from textual.screen import ModalScreen, Screen
-from textual.widgets import DataTable, Footer, Header, OptionList, Static
-from textual.widgets.option_list import Option
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Header, Static
 
 from pwtui import events as E
+from pwtui.text import safe_markup, safe_text
+
+from .choose_schedule import ChooseSchedule, circle_label
+from .dashboard_cells import COLUMNS, LEGEND, row_cells, widths
+from .messages import CommandRequested
 
 if TYPE_CHECKING:
     from .app import PwtuiApp
 
-BARS = " ▁▂▃▄▅▆▇█"
-# widths fit 80 columns with the table's cell padding (usable over SSH at 80×24)
-COLUMNS = (
-    ("name", "Circle", 13),
-    ("location", "Where", 7),
-    ("online", "Link", 7),
-    ("relay", "Relay", 5),
-    ("schedule", "Schedule", 10),
-    ("watts", "Watts", 8),
-    ("today", "kWh", 7),
-    ("trend", "Trend", 5),
-)
+
+class CircleTable(DataTable[Text]):
+    """The circle table; its enter key is shown in the footer as "Details"."""
+
+    BINDINGS = [Binding("enter", "select_cursor", "Details", id="circle_details")]
 
 
-def sparkline(values: tuple[float, ...], width: int = 5) -> str:
-    vals = [abs(v) for v in values[-width:]]
-    if not vals:
-        return ""
-    top = max(vals) or 1.0
-    return "".join(BARS[min(8, round(v / top * 8))] for v in vals)
-
-
-def fmt_watts(w: float | None, online: bool) -> Text:
-    if w is None or not online:
-        return Text("—", justify="right", style="dim")
-    style = "bold green" if w < 0 else ""
-    return Text(f"{w:7.1f}" if abs(w) < 100_000 else f"{w / 1000:6.0f}k", justify="right", style=style)
-
-
-def row_cells(c: E.CircleStatus, pending: str | None) -> dict[str, Text | str]:
-    name = c.name or c.mac[-6:]
-    relay = (pending or ("on" if c.relay else "off" if c.relay is not None else "?"))[:5]
-    relay_style = "yellow" if pending else "green" if c.relay else "red" if c.relay is not None else "dim"
-    sched = "—"
-    if c.schedule:
-        sched = f"{c.schedule[:6]} {'on' if c.schedule_state else 'off'}"
-        if c.schedule_sync == "pending":
-            sched += " …"
-        elif c.schedule_sync == "failed":
-            sched += " !"
-    today = c.today_wh / 1000.0
-    today_text = f"{today:6.2f}" if not c.production else f"{(c.today_wh_production / 1000.0):5.2f}↑"
-    return {
-        "name": Text(name + (" ⚑" if c.always_on else ""), style="" if c.configured else "italic"),
-        "location": c.location,
-        "online": Text("online" if c.online else "offline", style="green" if c.online else "red"),
-        "relay": Text(relay, style=relay_style),
-        "schedule": sched,
-        "watts": fmt_watts(c.watts, c.online),
-        "today": Text(today_text, justify="right"),
-        "trend": Text(sparkline(c.recent_watts), style="green" if (c.watts or 0) < 0 else "cyan"),
-    }
-
-
-class ChooseSchedule(ModalScreen[str | None]):
-    """Pick the schedule for a circle (or none)."""
-
-    BINDINGS = [Binding("escape", "dismiss_none", "Cancel", id="choose_cancel")]
-
-    def __init__(self, names: list[str], current: str | None) -> None:
-        super().__init__()
-        self.names = names
-        self.current = current
-
-    def compose(self) -> ComposeResult:
-        with Vertical(id="dialog"):
-            yield Static("Schedule for this circle (enter chooses, escape cancels)")
-            yield OptionList(Option("(no schedule)", id="__none__"), *[Option(n, id=n) for n in self.names])
-
-    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
-        self.dismiss("" if event.option.id == "__none__" else event.option.id)
-
-    def action_dismiss_none(self) -> None:
-        self.dismiss(None)
-
-
-class DashboardScreen(Screen):
+class DashboardScreen(Screen[None]):
     BINDINGS = [
         Binding(
             "space", "toggle_relay", "Switch", id="toggle_relay", tooltip="Switch the selected circle on/off"
         ),
-        Binding("e", "toggle_schedule", "Schedule on/off", id="toggle_schedule"),
-        Binding("c", "choose_schedule", "Choose schedule", id="choose_schedule"),
-        Binding("enter", "detail", "Details", id="detail"),
-        Binding("n", "network", "Network", id="network"),
-        Binding("s", "schedules", "Schedules", id="schedules"),
-        Binding("l", "logs", "Logs", id="logs"),
-        Binding("question_mark,f1", "help", "Help", id="help"),
-        Binding("q", "quit", "Quit", id="quit"),
+        Binding("e", "toggle_schedule", "Sched", id="toggle_schedule", tooltip="Turn its schedule on/off"),
+        Binding("c", "choose_schedule", "Choose", id="choose_schedule", tooltip="Choose its schedule"),
+        Binding("p", "settings", "Setup", id="circle_settings", tooltip="Name, location, logging, always on"),
+        Binding("enter", "detail", "Details", id="detail", tooltip="Everything about the selected circle"),
+        Binding("l", "logs", "Logs", id="logs", tooltip="Energy and power history"),
+        Binding("s", "schedules", "Edit", id="schedules", tooltip="The schedule editor"),
+        Binding(
+            "n", "network", "Net", id="network", show=False, tooltip="The Circle+ network: join and remove"
+        ),
+        Binding("question_mark,f1", "help", "Help", id="help", tooltip="Keys and symbols"),
+        Binding("q", "quit", "Quit", id="quit", show=False, tooltip="Leave the console"),
     ]
 
     def __init__(self) -> None:
         super().__init__()
-        self._rows: dict[str, dict[str, object]] = {}
+        self._rows: dict[str, dict[str, Text]] = {}
         self._pending: dict[str, str] = {}
+        self._widths: dict[str, int] = {}
+        self._keep_row: int | None = None
 
     @property
     def papp(self) -> PwtuiApp:
@@ -120,20 +65,43 @@ class DashboardScreen(Screen):
     def compose(self) -> ComposeResult:
         yield Header()
         yield Static("waiting for the first reading…", id="totals")
-        table: DataTable = DataTable(id="circles", cursor_type="row", zebra_stripes=True)
-        for key, label, width in COLUMNS:
-            table.add_column(label, key=key, width=width)
-        yield table
+        yield Static("", id="notice")
+        yield CircleTable(id="circles", cursor_type="row", zebra_stripes=True)
+        yield Static(Text(LEGEND, style="dim"), id="legend")
         yield Static("", id="link")
-        yield Footer()
+        yield Footer(compact=True)
 
     def on_mount(self) -> None:
+        notice = self.query_one("#notice", Static)
+        notice.update(Text(self.papp.demo_notice, style="bold yellow"))
+        notice.display = bool(self.papp.demo_notice)
+        self._columns()
         self.papp.snapshot_signal.subscribe(self, self.show)
         if self.papp.snapshot is not None:
             self.show(self.papp.snapshot)
 
+    def on_resize(self, event: events.Resize) -> None:
+        self._columns()
+        if self.papp.snapshot is not None:
+            self.show(self.papp.snapshot)
+
+    def _columns(self) -> None:
+        """(Re)build the columns when the terminal width or the longest name asks for other widths."""
+        snap = self.papp.snapshot
+        want = widths(self.size.width or 80, snap.circles if snap else ())
+        if want == self._widths:
+            return
+        self._widths = want
+        table = self.table
+        if table.row_count:
+            self._keep_row = table.cursor_row  # clear(columns=True) moves the cursor to the top
+        table.clear(columns=True)
+        self._rows = {}
+        for key, label, _ in COLUMNS:
+            table.add_column(label, key=key, width=want[key])
+
     @property
-    def table(self) -> DataTable:
+    def table(self) -> DataTable[Any]:
         return self.query_one("#circles", DataTable)
 
     def selected(self) -> E.CircleStatus | None:
@@ -145,11 +113,13 @@ class DashboardScreen(Screen):
         return snap.circle(str(key))
 
     def show(self, snap: E.Snapshot) -> None:
+        self._columns()
         table = self.table
         macs = [c.mac for c in snap.circles]
         with self.app.batch_update():
             if list(self._rows) != macs:
-                cursor = table.cursor_row
+                cursor = self._keep_row if self._keep_row is not None else table.cursor_row
+                self._keep_row = None
                 table.clear()
                 self._rows = {}
                 for c in snap.circles:
@@ -157,19 +127,18 @@ class DashboardScreen(Screen):
                     table.add_row(*[cells[k] for k, _, _ in COLUMNS], key=c.mac)
                     self._rows[c.mac] = cells
                 if table.row_count:
-                    table.move_cursor(row=min(cursor, table.row_count - 1))
+                    table.move_cursor(row=min(max(cursor, 0), table.row_count - 1))
             else:
                 for c in snap.circles:
                     cells = row_cells(c, self._pending.get(c.mac))
                     old = self._rows[c.mac]
                     for key, value in cells.items():
-                        if str(old.get(key)) != str(value) or getattr(old.get(key), "style", None) != getattr(
-                            value, "style", None
-                        ):
+                        if old.get(key) != value:
                             table.update_cell(c.mac, key, value)
                     self._rows[c.mac] = cells
             self.query_one("#totals", Static).update(self._totals(snap))
             self.query_one("#link", Static).update(self._link(snap))
+        self.refresh_bindings()
 
     def _totals(self, snap: E.Snapshot) -> Text:
         online = [c for c in snap.circles if c.online]
@@ -179,30 +148,36 @@ class DashboardScreen(Screen):
         today_p = sum(c.today_wh_production for c in snap.circles) / 1000
         t = Text()
         t.append(f" Using {cons:,.0f} W", style="bold")
-        t.append(f"   Producing {prod:,.0f} W", style="bold green")
-        t.append(f"   Today {today_c:.2f} kWh used, {today_p:.2f} kWh produced")
-        t.append(f"   {len(online)}/{len(snap.circles)} online")
+        t.append(f"  Producing {prod:,.0f} W", style="bold green")
+        t.append(f"  Today {today_c:.2f} kWh used, {today_p:.2f} produced")
+        t.append(f"  {len(online)}/{len(snap.circles)} online")
         done = sum(c.history_done for c in snap.circles)
         total = sum(c.history_total for c in snap.circles)
         if total and done < total:
-            t.append(f"   history {done}/{total} blocks", style="yellow")
+            t.append(f"  history {100 * done // total} %", style="yellow")
         return t
 
     def _link(self, snap: E.Snapshot) -> Text:
+        """State first, then details; the port is cut in the middle to what is left of the line."""
         link = snap.link
         t = Text(" ")
-        if link.attached_pid:
-            t.append(f"attached to pid {link.attached_pid}  ", style="bold magenta")
-        t.append(f"{link.port}  ", style="dim")
+        if not self.papp.owner_alive:
+            t.append(safe_text(self.papp.owner_message) + " — actions off", style="bold red")
+            return t
         t.append("link up" if link.up else "link down", style="green" if link.up else "bold red")
+        if link.attached_pid:
+            t.append(f"  attached to pid {link.attached_pid}", style="bold magenta")
         if link.last_frame:
             age = (snap.time - link.last_frame).total_seconds()
             t.append(f"  last frame {max(0.0, age):.0f} s ago")
         t.append(f"  errors {link.errors}")
-        t.append(
-            f"  manual switch: {'keeps schedule' if snap.manual_switch == 'keep_schedule' else 'disables schedule'}",
-            style="dim",
-        )
+        room = (self.size.width or 80) - t.cell_len - 3
+        port = safe_text(link.port)
+        if room >= 8:
+            if len(port) > room:
+                half = (room - 1) // 2
+                port = port[:half] + "…" + port[len(port) - (room - 1 - half) :]
+            t.append(f"  {port}", style="dim")
         return t
 
     def mark_pending(self, mac: str, text: str | None) -> None:
@@ -217,24 +192,50 @@ class DashboardScreen(Screen):
                 self.table.update_cell(mac, "relay", cells["relay"])
                 self._rows[mac] = cells
 
+    # --- what works now -----------------------------------------------------------------
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Hide keys that would only be refused: no circle, offline, always on, no logger."""
+        c = self.selected()
+        needs_circle = ("toggle_relay", "toggle_schedule", "choose_schedule", "settings", "detail")
+        if action in needs_circle and c is None:
+            return False
+        if (
+            action in ("toggle_relay", "toggle_schedule", "choose_schedule", "settings")
+            and not self.papp.actions_ok
+        ):
+            return False
+        if action == "toggle_relay" and c is not None:
+            return c.online and c.relay is not None and not (c.relay and c.always_on)
+        if action == "toggle_schedule" and c is not None:
+            return bool(c.schedule)
+        return True
+
+    def on_data_table_row_highlighted(self, _event: DataTable.RowHighlighted) -> None:
+        self.refresh_bindings()
+
     # --- actions ------------------------------------------------------------------------
+
+    def _send(self, command: E.Command) -> None:
+        self.post_message(CommandRequested(command))
 
     def action_toggle_relay(self) -> None:
         c = self.selected()
         if c is None:
             return
+        who = safe_markup(c.name or c.mac)
         if c.relay is None:
-            self.notify(f"the relay state of {c.name or c.mac} is not known yet", severity="warning")
+            self.notify(f"the relay state of {who} is not known yet", severity="warning")
             return
         on = not c.relay
         if not on and c.always_on:
-            self.notify(f"{c.name or c.mac} is always on: switching it off is refused", severity="warning")
+            self.notify(f"{who} is always on: switching it off is refused", severity="warning")
             return
         if not c.online:
-            self.notify(f"{c.name or c.mac} is offline", severity="warning")
+            self.notify(f"{who} is offline", severity="warning")
             return
         self.mark_pending(c.mac, "on…" if on else "off…")
-        self.papp.send(E.Switch(c.mac, on))
+        self._send(E.Switch(c.mac, on))
 
     def action_toggle_schedule(self) -> None:
         c = self.selected()
@@ -243,7 +244,7 @@ class DashboardScreen(Screen):
         if not c.schedule:
             self.notify("no schedule assigned: press c to choose one", severity="warning")
             return
-        self.papp.send(E.SetScheduleState(c.mac, not c.schedule_state))
+        self._send(E.SetScheduleState(c.mac, not c.schedule_state))
 
     def action_choose_schedule(self) -> None:
         c = self.selected()
@@ -253,9 +254,16 @@ class DashboardScreen(Screen):
 
         def chosen(name: str | None) -> None:
             if name is not None:
-                self.papp.send(E.AssignSchedule(c.mac, name or None))
+                self._send(E.AssignSchedule(c.mac, name or None))
 
-        self.app.push_screen(ChooseSchedule(names, c.schedule), chosen)
+        self.app.push_screen(ChooseSchedule(names, c.schedule, circle_label(c)), chosen)
+
+    def action_settings(self) -> None:
+        c = self.selected()
+        if c is not None:
+            from .settings import open_settings
+
+            open_settings(self, c)
 
     def action_detail(self) -> None:
         c = self.selected()

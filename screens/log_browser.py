@@ -2,93 +2,63 @@
 
 `LogBrowserScreen(store_path, *, circles=[(mac, name), …], mac=None)`; mac None
 shows all circles together.  Every view is one or two aggregate queries
-(pwtui/queries.py), so a year of data opens at once.
+(pwtui/queries.py) run in a thread worker that posts `LogData`; a result for a
+view the user has already left is dropped.  While the engine runs, each cycle
+reloads a view that is still filling (history being read, or the current period).
 """
 
 from __future__ import annotations
 
-import csv
-import io
-from dataclasses import dataclass
+import sqlite3
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from rich.text import Text
+from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
 
+from pwtui import events as E
 from pwtui import queries
-from pwtui.atomic import write_atomic
+from pwtui.export import save_file
+from pwtui.text import safe_markup
 
-from .schedule_editor import AskText
-from .widgets.charts import bar_chart, line_chart
+from .dialogs import AskText
+from .log_data import ExportDone, LogData, export_text, history_progress
+from .log_periods import ZOOMS, Period, label_moment, local_midnight, period_at
+from .widgets.plots import EnergyPlot, PowerPlot
 
-ZOOMS = ("hour", "day", "week", "month", "year")
-
-
-@dataclass(frozen=True)
-class Period:
-    zoom: str
-    start: datetime  # local, aware
-    end: datetime
-
-    @property
-    def bucket(self) -> str:
-        return {"hour": "hour", "day": "hour", "week": "day", "month": "day", "year": "month"}[self.zoom]
-
-    @property
-    def title(self) -> str:
-        s = self.start
-        return {
-            "hour": s.strftime("%a %d %b %Y %H:00"),
-            "day": s.strftime("%a %d %b %Y"),
-            "week": f"week of {s.strftime('%d %b %Y')}",
-            "month": s.strftime("%B %Y"),
-            "year": s.strftime("%Y"),
-        }[self.zoom]
+__all__ = ["LogBrowserScreen", "Period", "export_text", "history_progress", "period_at"]
 
 
-def local_midnight(d: date) -> datetime:
-    return datetime(d.year, d.month, d.day).astimezone()
-
-
-def period_at(zoom: str, moment: datetime) -> Period:
-    m = moment.astimezone()
-    if zoom == "hour":
-        s = m.replace(minute=0, second=0, microsecond=0)
-        return Period(zoom, s, (s + timedelta(hours=1)).astimezone())
-    d = m.date()
-    if zoom == "day":
-        s = local_midnight(d)
-        return Period(zoom, s, local_midnight(d + timedelta(days=1)))
-    if zoom == "week":
-        s = local_midnight(d - timedelta(days=d.weekday()))
-        return Period(zoom, s, local_midnight(s.date() + timedelta(days=7)))
-    if zoom == "month":
-        s = local_midnight(d.replace(day=1))
-        nxt = (d.replace(day=28) + timedelta(days=4)).replace(day=1)
-        return Period(zoom, s, local_midnight(nxt))
-    s = local_midnight(d.replace(month=1, day=1))
-    return Period(zoom, s, local_midnight(d.replace(year=d.year + 1, month=1, day=1)))
-
-
-class LogBrowserScreen(Screen):
+class LogBrowserScreen(Screen[None]):
     DEFAULT_CSS = """
     LogBrowserScreen { overflow-y: hidden; }
-    #log_chart, #log_power, #log_title { height: auto; }
-    #log_table { height: 1fr; min-height: 4; }
+    #log_title { height: auto; }
+    #log_chart { height: 2fr; min-height: 8; }
+    #log_power { height: 1fr; min-height: 6; }
+    #log_table { height: 2fr; min-height: 4; }
     """
     BINDINGS = [
-        Binding("left,h", "step(-1)", "Previous", id="log_prev"),
-        Binding("right,l", "step(1)", "Next", id="log_next"),
-        Binding("plus,equals_sign,i", "zoom(-1)", "Zoom in", id="log_zoom_in"),
-        Binding("minus,o", "zoom(1)", "Zoom out", id="log_zoom_out"),
-        Binding("tab,c", "circle(1)", "Circle", id="log_circle"),
-        Binding("g", "goto", "Go to date", id="log_goto"),
-        Binding("t", "today", "Today", id="log_today"),
-        Binding("e", "export", "Export CSV", id="log_export"),
+        Binding("left,h", "step(-1)", "Prev", id="log_prev", tooltip="The previous period"),
+        Binding("right,l", "step(1)", "Next", id="log_next", tooltip="The next period"),
+        Binding(
+            "plus,equals_sign,i",
+            "zoom(-1)",
+            "In",
+            id="log_zoom_in",
+            tooltip="Zoom in to the row under the cursor",
+        ),
+        Binding(
+            "minus,o", "zoom(1)", "Out", id="log_zoom_out", tooltip="Zoom out (hour, day, week, month, year)"
+        ),
+        Binding("tab,c", "circle(1)", "Circle", id="log_circle", tooltip="Next circle (or all circles)"),
+        Binding("g", "goto", "Date", id="log_goto", tooltip="Go to a date"),
+        Binding("t", "today", "Today", id="log_today", tooltip="Back to today"),
+        Binding("e", "export", "Export", id="log_export", tooltip="Export the shown range as CSV"),
         Binding("escape,q", "app.pop_screen", "Back", id="log_back"),
     ]
 
@@ -107,20 +77,24 @@ class LogBrowserScreen(Screen):
         self.choice = next((i for i, (m, _) in enumerate(self.choices) if m == mac), 0)
         self.period = period_at("day", now or datetime.now(UTC))
         self.buckets: list[queries.Bucket] = []
-        self._db = None
+        self.loaded = 0  # views shown so far (tests wait on it)
+        self.exported: Path | None = None
+        self._token = 0
+        self._progress: int | None = None
+        self._error = ""
 
     def compose(self) -> ComposeResult:
         yield Header()
         yield Static(id="log_title", classes="detail")
-        yield Static(id="log_chart")
-        yield Static(id="log_power")
-        t: DataTable = DataTable(id="log_table", cursor_type="row", zebra_stripes=True)
+        yield EnergyPlot(id="log_chart")
+        yield PowerPlot(id="log_power")
+        t: DataTable[Any] = DataTable(id="log_table", cursor_type="row", zebra_stripes=True)
         t.add_column("Period (local)", key="label", width=17)
         t.add_column("Used kWh", key="used", width=10)
         t.add_column("Produced kWh", key="produced", width=13)
         t.add_column("Avg W", key="watts", width=9)
         yield t
-        yield Footer()
+        yield Footer(compact=True)
 
     @property
     def macs(self) -> list[str] | None:
@@ -128,89 +102,135 @@ class LogBrowserScreen(Screen):
         return [mac] if mac else None
 
     def on_mount(self) -> None:
+        signal = getattr(self.app, "snapshot_signal", None)
+        if signal is not None:
+            signal.subscribe(self, self._on_snapshot)
+            self._progress = history_progress(getattr(self.app, "snapshot", None))
+        self.query_one("#log_table", DataTable).focus()
+        self.reload()
+
+    def _on_snapshot(self, snap: E.Snapshot) -> None:
+        """Reload while the view can still change: history being read, or the period not over."""
+        was = self._progress
+        self._progress = history_progress(snap)
+        if (
+            self._progress is not None
+            or was is not None
+            or self.period.end >= datetime.now(UTC) - timedelta(minutes=90)
+        ):
+            self.reload()
+
+    # --- loading --------------------------------------------------------------------------
+
+    def reload(self) -> None:
+        self._token += 1
+        width = max(40, self.size.width or 80)
+        self.load(self._token, self.period, self.macs, width)
+
+    @work(thread=True, exclusive=True, group="log_query", exit_on_error=False)
+    def load(self, token: int, period: Period, macs: list[str] | None, points: int) -> None:
+        s, e = period.span
         try:
-            self._db = queries.connect(self.store_path)
-            self._db.execute("SELECT 1 FROM energy LIMIT 1")
-        except Exception as exc:
-            self._db = None
-            self.query_one("#log_title", Static).update(f"No logged data yet ({exc}).")
+            db = queries.connect(self.store_path)
+        except sqlite3.Error as exc:
+            self.post_message(LogData(token, period, error=f"no logged data yet ({exc})"))
             return
-        self.refresh_view()
-
-    def on_unmount(self) -> None:
-        if self._db is not None:
-            self._db.close()
-
-    def refresh_view(self) -> None:
-        if self._db is None:
+        try:
+            buckets = queries.energy_buckets(db, s, e, period.bucket, macs)
+            series: list[tuple[int, float]] = []
+            step = max(10, (e - s) // max(1, points))
+            if period.zoom in ("day", "hour"):
+                series = queries.power_series(db, s, e, points, macs)
+        except sqlite3.Error as exc:
+            self.post_message(LogData(token, period, error=f"no logged data yet ({exc})"))
             return
+        finally:
+            db.close()
+        self.post_message(LogData(token, period, buckets, series, step))
+
+    @on(LogData)
+    def show_data(self, msg: LogData) -> None:
+        if msg.token != self._token:
+            return  # the user has moved on: a stale answer
+        self._error = msg.error
+        self.buckets = msg.buckets
+        p = msg.period
+        self._title()
+        self.query_one(EnergyPlot).show(p, msg.buckets)
+        power = self.query_one(PowerPlot)
+        power.display = p.zoom in ("day", "hour")
+        if power.display:
+            power.show(p, msg.series, msg.step, f"{self.choices[self.choice][1]} W")
+        t: DataTable[Any] = self.query_one("#log_table", DataTable)
+        row = t.cursor_row
+        with self.app.batch_update():
+            t.clear()
+            for b in msg.buckets:
+                t.add_row(
+                    b.label,
+                    Text(f"{b.consumption_wh / 1000:.3f}", justify="right"),
+                    Text(f"{b.production_wh / 1000:.3f}", justify="right"),
+                    Text(f"{b.watts:.1f}", justify="right"),
+                    key=b.label,
+                )
+            if t.row_count:
+                t.move_cursor(row=min(max(row, 0), t.row_count - 1))
+        self.loaded += 1
+        self.refresh_bindings()
+
+    def _title(self) -> None:
         p = self.period
-        s, e = int(p.start.timestamp()), int(p.end.timestamp())
-        self.buckets = queries.energy_buckets(self._db, s, e, p.bucket, self.macs)
+        who = safe_markup(self.choices[self.choice][1])
         used = sum(b.consumption_wh for b in self.buckets) / 1000
         prod = sum(b.production_wh for b in self.buckets) / 1000
-        who = self.choices[self.choice][1]
-        self.query_one("#log_title", Static).update(
-            Text.from_markup(
-                f"[b]{who}[/b] — {p.title}   used [b]{used:.3f} kWh[/b]   produced [b green]{prod:.3f} kWh[/]   "
-                f"[dim]({p.zoom} view, bars per {p.bucket})[/]"
-            )
-        )
-        width = max(40, self.size.width or 80)
-        labels = [b.label[-5:-3] if p.bucket == "hour" else b.label[-2:] for b in self.buckets]
-        chart = bar_chart(
-            [b.consumption_wh for b in self.buckets],
-            [b.production_wh for b in self.buckets],
-            labels,
-            width,
-            height=6 if p.zoom in ("day", "hour") else 8,
-        )
-        self.query_one("#log_chart", Static).update(chart)
-        power = self.query_one("#log_power", Static)
-        if p.zoom in ("day", "hour"):
-            series = queries.power_series(self._db, s, e, min(288, width), self.macs)
-            power.update(
-                line_chart(
-                    [w for _, w in series], width, 5, p.start.strftime("%H:%M"), p.end.strftime("%H:%M")
-                )
-                if series
-                else Text("no power samples", style="dim")
-            )
-            power.display = True
-        else:
-            power.display = False
-        t = self.query_one("#log_table", DataTable)
-        t.clear()
-        for b in self.buckets:
-            t.add_row(
-                b.label,
-                Text(f"{b.consumption_wh / 1000:.3f}", justify="right"),
-                Text(f"{b.production_wh / 1000:.3f}", justify="right"),
-                Text(f"{b.watts:.1f}", justify="right"),
-                key=b.label,
-            )
+        text = f"[b]{who}[/b] — {p.title}   used [b]{used:.3f} kWh[/b]   produced [b green]{prod:.3f} kWh[/]"
+        if self._progress is not None:
+            text += f"   [yellow]reading history: {self._progress} %[/]"
+        if self._error:
+            text += f"\n[dim]{safe_markup(self._error)}[/]"
+        self.query_one("#log_title", Static).update(Text.from_markup(text))
 
-    # --- navigation ---------------------------------------------------------------------
+    # --- navigation -----------------------------------------------------------------------
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """No zooming past hour or year, no export of an empty view."""
+        if action == "zoom" and parameters:
+            i = ZOOMS.index(self.period.zoom) + int(str(parameters[0]))
+            return 0 <= i < len(ZOOMS)
+        if action == "export":
+            return bool(self.buckets)
+        if action == "circle":
+            return len(self.choices) > 1
+        return True
+
+    def _go(self, period: Period) -> None:
+        self.period = period
+        self.buckets = []
+        self.refresh_bindings()
+        self.reload()
 
     def action_step(self, direction: int) -> None:
         p = self.period
         moment = p.start - timedelta(seconds=1) if direction < 0 else p.end + timedelta(seconds=1)
-        self.period = period_at(p.zoom, moment)
-        self.refresh_view()
+        self._go(period_at(p.zoom, moment))
 
     def action_zoom(self, direction: int) -> None:
+        """Zoom out around the period; zoom in to the bucket under the cursor."""
         i = ZOOMS.index(self.period.zoom) + direction
-        if 0 <= i < len(ZOOMS):
-            self.period = period_at(ZOOMS[i], self.period.start)
-            self.refresh_view()
+        if not 0 <= i < len(ZOOMS):
+            return
+        moment = self.period.start
+        t: DataTable[Any] = self.query_one("#log_table", DataTable)
+        if direction < 0 and t.row_count and 0 <= t.cursor_row < len(self.buckets):
+            moment = label_moment(self.buckets[t.cursor_row].label)
+        self._go(period_at(ZOOMS[i], moment))
 
     def action_circle(self, step: int) -> None:
         self.choice = (self.choice + step) % len(self.choices)
-        self.refresh_view()
+        self._go(self.period)
 
     def action_today(self) -> None:
-        self.period = period_at(self.period.zoom, datetime.now(UTC))
-        self.refresh_view()
+        self._go(period_at(self.period.zoom, datetime.now(UTC)))
 
     def action_goto(self) -> None:
         def done(text: str | None) -> None:
@@ -219,49 +239,38 @@ class LogBrowserScreen(Screen):
             try:
                 d = date.fromisoformat(text)
             except ValueError:
-                self.notify(f"{text!r} is not a date like 2026-11-24", severity="error")
+                self.notify(f"{safe_markup(text)!r} is not a date like 2026-11-24", severity="error")
                 return
-            self.period = period_at(self.period.zoom, local_midnight(d))
-            self.refresh_view()
+            self._go(period_at(self.period.zoom, local_midnight(d)))
 
         self.app.push_screen(AskText("Go to date (YYYY-MM-DD):", self.period.start.date().isoformat()), done)
 
-    def export_csv(self) -> str:
-        """The shown range, one row per logged interval, local and UTC times."""
-        assert self._db is not None
+    # --- export ---------------------------------------------------------------------------
+
+    def export_path(self) -> Path:
+        who = (self.macs or ["all"])[0]
         p = self.period
-        names = dict(self.circles)
-        out = io.StringIO()
-        w = csv.writer(out, lineterminator="\n")
-        w.writerow(
-            ["mac", "circle", "start_local", "end_local", "start_utc", "end_utc", "wh", "watts", "production"]
-        )
-        for mac, s, e, wh, prod in queries.intervals(
-            self._db, int(p.start.timestamp()), int(p.end.timestamp()), self.macs
-        ):
-            sl, el = datetime.fromtimestamp(s).astimezone(), datetime.fromtimestamp(e).astimezone()
-            w.writerow(
-                [
-                    mac,
-                    names.get(mac, ""),
-                    sl.isoformat(timespec="seconds"),
-                    el.isoformat(timespec="seconds"),
-                    datetime.fromtimestamp(s, UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-                    datetime.fromtimestamp(e, UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-                    f"{wh:.4f}",
-                    f"{wh * 3600 / (e - s):.3f}" if e > s else "0",
-                    "yes" if prod else "no",
-                ]
-            )
-        return out.getvalue()
+        return self.store_path.parent / f"export-{who}-{p.zoom}-{p.start.strftime('%Y%m%d%H')}.csv"
 
     def action_export(self) -> None:
-        if self._db is None:
+        self.export(self.export_path(), self.period, self.macs, dict(self.circles))
+
+    @work(thread=True, exclusive=True, group="log_export", exit_on_error=False)
+    def export(self, path: Path, period: Period, macs: list[str] | None, names: dict[str, str]) -> None:
+        try:
+            text, rows = export_text(self.store_path, period, macs, names)
+            save_file(path, text)
+        except (OSError, sqlite3.Error) as exc:
+            self.post_message(ExportDone(path, 0, str(exc)))
             return
-        who = (self.macs or ["all"])[0]
-        path = (
-            self.store_path.parent
-            / f"export-{who}-{self.period.zoom}-{self.period.start.strftime('%Y%m%d%H')}.csv"
-        )
-        write_atomic(path, self.export_csv())
-        self.notify(f"exported to {path}")
+        self.post_message(ExportDone(path, rows))
+
+    @on(ExportDone)
+    def export_done(self, msg: ExportDone) -> None:
+        if msg.error:
+            self.notify(
+                f"cannot export to {safe_markup(msg.path)}: {safe_markup(msg.error)}", severity="error"
+            )
+            return
+        self.exported = msg.path
+        self.notify(f"exported {msg.rows} intervals to {safe_markup(msg.path)}")

@@ -24,3 +24,11 @@ class EngineMessage(Message):
     def __init__(self, event: E.Event) -> None:
         super().__init__()
         self.event = event
+
+
+class CommandRequested(Message):
+    """A screen asks the app to send a command to the engine (screens never call the app)."""
+
+    def __init__(self, command: E.Command) -> None:
+        super().__init__()
+        self.command = command

@@ -1,7 +1,8 @@
 """The schedule editor: one schedule of schedule.csv as a week grid, in local time.
 
 `ScheduleEditorScreen(schedules_path, *, engine=None, name=None)`.  Saving
-writes schedule.csv atomically (Plugwise-2-py format) and tells the engine,
+writes schedule.csv atomically (Plugwise-2-py format) and tells the engine
+(the one given, else the app through `CommandRequested`),
 which uploads to the circles that use the schedule; their upload state shows
 below the grid.  Unsaved changes are never dropped without asking.
 """
@@ -13,86 +14,53 @@ from typing import Any
 
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Vertical
-from textual.screen import ModalScreen, Screen
+from textual.screen import Screen
 from textual.validation import Number
-from textual.widgets import Footer, Header, Input, OptionList, Static
-from textual.widgets.option_list import Option
+from textual.widgets import Footer, Header, Static
 
 from protocol.schedules import WeekSchedule
 from pwtui import events as E
 from pwtui.schedulefile import NamedSchedule, ScheduleFileError, read_schedules, rename, write_schedules
+from pwtui.text import safe_markup
 
 from .confirm import ConfirmScreen
-from .widgets.week_grid import DAY_NAMES, WEEKDAYS, WeekGrid
+from .dialogs import AskText, ChooseDays
+from .messages import CommandRequested
+from .widgets.week_grid import WeekGrid
 
 
-class AskText(ModalScreen[str | None]):
-    """A one-line prompt; `validators` refuse bad input with a message."""
-
-    BINDINGS = [Binding("escape", "cancel", "Cancel", id="ask_cancel")]
-
-    def __init__(self, question: str, value: str = "", validators: list[Any] | None = None) -> None:
-        super().__init__()
-        self.question, self.value, self.validators = question, value, validators or []
-
-    def compose(self) -> ComposeResult:
-        with Vertical(id="dialog"):
-            yield Static(self.question)
-            yield Input(self.value, validators=self.validators, id="answer")
-            yield Static("", id="problem")
-
-    def on_input_submitted(self, event: Input.Submitted) -> None:
-        result = event.validation_result
-        if result is not None and not result.is_valid:
-            self.query_one("#problem", Static).update("[red]" + "; ".join(result.failure_descriptions))
-            return
-        self.dismiss(event.value.strip())
-
-    def action_cancel(self) -> None:
-        self.dismiss(None)
-
-
-class ChooseDays(ModalScreen[list[int] | None]):
-    BINDINGS = [Binding("escape", "cancel", "Cancel", id="days_cancel")]
-
-    def __init__(self, source: int) -> None:
-        super().__init__()
-        self.source = source
-
-    def compose(self) -> ComposeResult:
-        with Vertical(id="dialog"):
-            yield Static(f"Copy {DAY_NAMES[self.source]} to…")
-            yield OptionList(
-                Option("all weekdays (Mon–Fri)", id="weekdays"),
-                Option("all days", id="all"),
-                *[Option(DAY_NAMES[d], id=str(d)) for d in range(7) if d != self.source],
-            )
-
-    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
-        oid = event.option.id or ""
-        self.dismiss(list(WEEKDAYS) if oid == "weekdays" else list(range(7)) if oid == "all" else [int(oid)])
-
-    def action_cancel(self) -> None:
-        self.dismiss(None)
-
-
-class ScheduleEditorScreen(Screen):
+class ScheduleEditorScreen(Screen[None]):
+    DEFAULT_CSS = """
+    #sched_title { height: 1; text-wrap: nowrap; text-overflow: ellipsis; }
+    """
     BINDINGS = [
-        Binding("o", "set_on", "On", id="sched_on"),
-        Binding("x", "set_off", "Off", id="sched_off"),
-        Binding("w", "set_standby", "Standby W", id="sched_standby"),
-        Binding("d", "copy_day", "Copy day", id="sched_copy_day"),
+        Binding("o", "set_on", "On", id="sched_on", tooltip="Marked range (or cursor) on"),
+        Binding("x", "set_off", "Off", id="sched_off", tooltip="Marked range (or cursor) off"),
+        Binding(
+            "w", "set_standby", "Standby", id="sched_standby", tooltip="Standby killer: off below N watts"
+        ),
+        Binding("d", "copy_day", "Copy day", id="sched_copy_day", tooltip="Copy this day to other days"),
         Binding("u,ctrl+z", "undo", "Undo", id="sched_undo"),
-        Binding("r,ctrl+y", "redo", "Redo", id="sched_redo"),
-        Binding("ctrl+s", "save", "Save", id="sched_save"),
-        Binding("left_square_bracket", "other(-1)", "Prev", id="sched_prev"),
-        Binding("right_square_bracket", "other(1)", "Next", id="sched_next"),
-        Binding("ctrl+n", "new", "New", id="sched_new"),
-        Binding("f2", "rename", "Rename", id="sched_rename"),
-        Binding("ctrl+d", "duplicate", "Duplicate", id="sched_duplicate"),
-        Binding("delete", "delete", "Delete", id="sched_delete"),
-        Binding("escape", "leave", "Back", id="sched_back"),
+        Binding("r,ctrl+y", "redo", "Redo", id="sched_redo", show=False),
+        Binding("ctrl+s", "save", "Save", id="sched_save", tooltip="Save and upload to its circles"),
+        Binding(
+            "left_square_bracket",
+            "other(-1)",
+            "Prev",
+            id="sched_prev",
+            show=False,
+            tooltip="Previous schedule",
+        ),
+        Binding(
+            "right_square_bracket", "other(1)", "Next", id="sched_next", show=False, tooltip="Next schedule"
+        ),
+        Binding("ctrl+n", "new", "New", id="sched_new", show=False, tooltip="New schedule"),
+        Binding("f2", "rename", "Rename", id="sched_rename", show=False, tooltip="Rename this schedule"),
+        Binding(
+            "ctrl+d", "duplicate", "Duplicate", id="sched_duplicate", show=False, tooltip="Copy this schedule"
+        ),
+        Binding("delete", "delete", "Delete", id="sched_delete", show=False, tooltip="Delete this schedule"),
+        Binding("escape", "leave", "Back", id="sched_back", show=False),
     ]
 
     def __init__(self, schedules_path: Path, *, engine: Any = None, name: str | None = None) -> None:
@@ -116,7 +84,7 @@ class ScheduleEditorScreen(Screen):
         yield Static(id="sched_title", classes="detail")
         yield WeekGrid(self.schedules[self.current].week, id="grid")
         yield Static(id="sched_users", classes="detail")
-        yield Footer()
+        yield Footer(compact=True)
 
     @property
     def grid(self) -> WeekGrid:
@@ -131,14 +99,15 @@ class ScheduleEditorScreen(Screen):
             signal.subscribe(self, lambda _s: self._users())
         self._users()
         if self._load_error:
-            self.notify(self._load_error, severity="error", timeout=15)
+            self.notify(safe_markup(self._load_error), severity="error", timeout=15)
 
     def _title(self) -> None:
+        """One line, most important first (what is shown, unsaved?); the rest may be cut, never wrapped."""
         star = " [yellow](unsaved)[/]" if self.dirty else ""
         names = list(self.schedules)
         self.query_one("#sched_title", Static).update(
-            f"[b]{self.current}[/b]{star}   schedule {names.index(self.current) + 1} of {len(names)} "
-            f"in {self.path.name}   (local time, Monday first)"
+            f"[b]{safe_markup(self.current)}[/b]{star}  {names.index(self.current) + 1}/{len(names)} "
+            f"in {safe_markup(self.path.name)}  (local time, Monday first)"
         )
 
     def users(self, name: str | None = None) -> list[E.CircleStatus]:
@@ -152,7 +121,7 @@ class ScheduleEditorScreen(Screen):
             text = "No circle uses this schedule."
         else:
             parts = [
-                f"{c.name or c.mac} ({'on' if c.schedule_state else 'off'}"
+                f"{safe_markup(c.name or c.mac)} ({'on' if c.schedule_state else 'off'}"
                 f"{', upload ' + c.schedule_sync if c.schedule_sync else ''})"
                 for c in users
             ]
@@ -204,14 +173,22 @@ class ScheduleEditorScreen(Screen):
 
     # --- files --------------------------------------------------------------------------
 
+    def _submit(self, command: E.Command) -> None:
+        """To the engine given (a standalone editor), else up to the app as `CommandRequested`."""
+        if self.engine is not None:
+            self.engine.submit(command)
+        else:
+            self.post_message(CommandRequested(command))
+
     def _write(self) -> bool:
         try:
             write_schedules(self.path, self.schedules)
         except OSError as exc:
-            self.notify(f"cannot save {self.path}: {exc.strerror or exc}", severity="error")
+            self.notify(
+                f"cannot save {safe_markup(self.path)}: {safe_markup(exc.strerror or exc)}", severity="error"
+            )
             return False
-        if self.engine is not None:
-            self.engine.submit(E.ReloadFiles())
+        self._submit(E.ReloadFiles())
         return True
 
     def action_save(self) -> None:
@@ -221,7 +198,7 @@ class ScheduleEditorScreen(Screen):
             self.dirty = False
             self._title()
             n = len(self.users())
-            self.notify(f"saved {self.current}" + (f"; uploading to {n} circle(s)" if n else ""))
+            self.notify(f"saved {safe_markup(self.current)}" + (f"; uploading to {n} circle(s)" if n else ""))
 
     def _unsaved_then(self, then: Any) -> None:
         if not self.dirty:
@@ -233,7 +210,9 @@ class ScheduleEditorScreen(Screen):
                 self.dirty = False
                 then()
 
-        self.app.push_screen(ConfirmScreen(f"{self.current} has unsaved changes. Discard them?"), answer)
+        self.app.push_screen(
+            ConfirmScreen(f"{safe_markup(self.current)} has unsaved changes. Discard them?"), answer
+        )
 
     def _open(self, name: str) -> None:
         self.current = name
@@ -255,7 +234,7 @@ class ScheduleEditorScreen(Screen):
             if not text:
                 return
             if text in self.schedules:
-                self.notify(f"a schedule named {text!r} exists already", severity="error")
+                self.notify(f"a schedule named {safe_markup(text)!r} exists already", severity="error")
                 return
             if "," in text or '"' in text:
                 self.notify("a schedule name cannot contain commas or quotes", severity="error")
@@ -290,18 +269,17 @@ class ScheduleEditorScreen(Screen):
             self.schedules = rename(self.schedules, old, name)
             if self._write():
                 for c in users:
-                    if self.engine is not None:
-                        self.engine.submit(E.AssignSchedule(c.mac, name))
+                    self._submit(E.AssignSchedule(c.mac, name))
                 self._open(name)
 
-        self._ask_name(f"New name for {self.current}:", self.current, make)
+        self._ask_name(f"New name for {safe_markup(self.current)}:", self.current, make)
 
     def action_delete(self) -> None:
         users = self.users()
         if users:
             self.notify(
-                f"{self.current} is used by "
-                + ", ".join(c.name or c.mac for c in users)
+                f"{safe_markup(self.current)} is used by "
+                + ", ".join(safe_markup(c.name or c.mac) for c in users)
                 + ": assign them another schedule first",
                 severity="error",
                 timeout=10,
@@ -317,4 +295,4 @@ class ScheduleEditorScreen(Screen):
                 if self._write():
                     self._open(next(iter(self.schedules)))
 
-        self.app.push_screen(ConfirmScreen(f"Delete schedule {self.current}?"), answer)
+        self.app.push_screen(ConfirmScreen(f"Delete schedule {safe_markup(self.current)}?"), answer)

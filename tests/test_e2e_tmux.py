@@ -83,15 +83,16 @@ def test_switch_a_circle_with_keys(tmp_path: Path, tmux) -> None:
             "30",
             f"{sys.executable} -m pwtui --config {cfg}",
         )
-        # ready when the washer's row shows its relay state
+        # ready when the washer's row shows its relay state and the footer offers switching
         wait_for(
             lambda: any(
                 "washer" in line and " on " in line
                 for line in tmux("capture-pane", "-p", "-t", "e2e").splitlines()
             )
         )
+        wait_for(lambda: "Switch" in tmux("capture-pane", "-p", "-t", "e2e"))
         screen = tmux("capture-pane", "-p", "-t", "e2e")
-        assert "fridge" in screen and "Switch" in screen
+        assert "fridge" in screen and "link up" in screen
         tmux("send-keys", "-t", "e2e", "Down", "Space")
         wait_for(
             lambda: any(

@@ -29,6 +29,13 @@ def setup(tmp_path: Path) -> Path:
     return cfg
 
 
+def rows_of(out: str) -> list[dict[str, str]]:
+    """The CSV under the `#` note that states the time convention."""
+    first, rest = out.split("\n", 1)
+    assert first.startswith("# ") and "UTC" in first
+    return list(csv.DictReader(io.StringIO(rest)))
+
+
 def run(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "-m", "pwtui", "export", *args], capture_output=True, text=True, timeout=60
@@ -39,7 +46,7 @@ def test_energy_csv(tmp_path: Path) -> None:
     cfg = setup(tmp_path)
     p = run("--config", str(cfg))
     assert p.returncode == 0, p.stderr
-    rows = list(csv.DictReader(io.StringIO(p.stdout)))
+    rows = rows_of(p.stdout)
     assert list(rows[0]) == ["mac", "name", "start", "end", "wh", "watts", "production"]
     assert len(rows) == 49
     first = next(r for r in rows if r["mac"] == A)
@@ -54,10 +61,10 @@ def test_filters_and_power(tmp_path: Path) -> None:
 
     frm = datetime.fromtimestamp(T0 + 24 * 3600, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     p = run("--config", str(cfg), "--mac", A, "--from", frm)
-    rows = list(csv.DictReader(io.StringIO(p.stdout)))
+    rows = rows_of(p.stdout)
     assert len(rows) == 24 and all(r["mac"] == A for r in rows)
     p = run("--config", str(cfg), "--kind", "power")
-    rows = list(csv.DictReader(io.StringIO(p.stdout)))
+    rows = rows_of(p.stdout)
     assert list(rows[0]) == ["mac", "name", "time", "watts"] and len(rows) == 100
 
 
@@ -67,3 +74,28 @@ def test_bad_arguments(tmp_path: Path) -> None:
     assert p.returncode == 2 and "--from" in p.stderr and "Traceback" not in p.stderr
     p = run("--config", str(cfg), "--mac", "nope")
     assert p.returncode == 2 and "invalid MAC" in p.stderr
+
+
+def test_console_and_cli_write_the_same_file(tmp_path: Path) -> None:
+    """The log browser's export is byte for byte what `pwtui export` writes for the range."""
+    from datetime import datetime
+
+    from screens.log_browser import export_text
+    from screens.log_periods import Period
+
+    cfg = setup(tmp_path)
+    start, end = datetime.fromtimestamp(T0, UTC), datetime.fromtimestamp(T0 + 86400, UTC)
+    p = run("--config", str(cfg), "--mac", A, "--from", start.isoformat(), "--to", end.isoformat())
+    text, n = export_text(tmp_path / "data" / DB_NAME, Period("day", start, end), [A], {A: "fridge"})
+    assert n == 24 and text == p.stdout
+
+
+def test_formula_names_stay_text(tmp_path: Path) -> None:
+    cfg = tmp_path / "pwtui.toml"
+    cfg.write_text(f'[stick]\nport = "sim://"\n[[circle]]\nmac = "{A}"\nname = "=HYPERLINK(1)"\n')
+    st = Store(tmp_path / "data" / DB_NAME)
+    with st.batch():
+        st.add_intervals([Interval(A, T0, T0 + 3600, 5.0, False)])
+    st.close()
+    rows = rows_of(run("--config", str(cfg)).stdout)
+    assert rows[0]["name"] == "'=HYPERLINK(1)"

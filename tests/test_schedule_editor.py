@@ -14,7 +14,8 @@ from pwtui.config import load_config
 from pwtui.controlfile import update_row
 from pwtui.schedulefile import read_schedules
 from screens.app import PwtuiApp
-from screens.schedule_editor import AskText, ScheduleEditorScreen
+from screens.dialogs import AskText
+from screens.schedule_editor import ScheduleEditorScreen
 
 REPO_SCHEDULES = Path(__file__).resolve().parent.parent / "schedule.csv"
 
@@ -184,10 +185,88 @@ def test_save_reaches_the_simulator_circle_and_delete_refused_in_use(tmp_path: P
     run(go())
 
 
-def test_editor_snapshot(snap_compare, csv: Path, monkeypatch) -> None:
+def test_marking_as_in_an_editor(csv: Path) -> None:
+    async def go() -> None:
+        app = Host(csv)
+        async with app.run_test(size=(110, 30)) as pilot:
+            grid = app.screen.grid
+            # m starts a mark, plain arrows extend it, an edit applies to it and ends it
+            await pilot.press("m", "right", "right", "right", "down")
+            assert len(grid.selection()) == 8
+            await pilot.press("o")
+            assert grid.slots[0:4] == [-1] * 4 and grid.slots[96:100] == [-1] * 4 and grid.slots[4] == 0
+            assert grid.mark_start is None and not grid.marking
+            await pilot.press("right")
+            assert len(grid.selection()) == 1
+            # shift+arrows mark too; Home/End move without extending, shift+End extends
+            await pilot.press("shift+right", "shift+right")
+            assert len(grid.selection()) == 3
+            await pilot.press("home")
+            assert grid.mark_start is None and grid.cursor.quarter == 0
+            await pilot.press("shift+end")
+            assert len(grid.selection()) == 96
+            await pilot.press("escape")  # ends the mark, stays in the editor
+            assert grid.mark_start is None and isinstance(app.screen, ScheduleEditorScreen)
+            # m again ends a mark
+            await pilot.press("m", "left", "m", "left")
+            assert grid.mark_start is None
+
+    run(go())
+
+
+def test_mark_visible_on_every_cell_kind(csv: Path) -> None:
+    async def go() -> None:
+        app = Host(csv)
+        async with app.run_test(size=(110, 30)) as pilot:
+            grid = app.screen.grid
+            grid.slots[0:3] = [-1, 0, 25]  # on, off, standby
+            grid.slots[96:99] = [-1, 0, 25]
+            await pilot.press("down", "m", "right", "right")  # mark Tuesday's three cells only
+            await pilot.pause()
+            x = int(grid.scroll_offset.x)
+            mon = list(grid.render_line(1 - int(grid.scroll_offset.y)))
+            tue = list(grid.render_line(2 - int(grid.scroll_offset.y)))
+
+            def cells(strip_segments) -> list[tuple[str, object]]:
+                out = []
+                for seg in strip_segments:
+                    out += [(ch, seg.style) for ch in seg.text]
+                return out[5 - x : 8 - x]
+
+            for (mch, mstyle), (tch, tstyle) in zip(cells(mon), cells(tue), strict=True):
+                assert (mch, mstyle) != (tch, tstyle), "a marked cell looks like an unmarked one"
+
+    run(go())
+
+
+def test_80_columns_labels_stay_and_title_does_not_wrap(csv: Path) -> None:
+    async def go() -> None:
+        app = Host(csv)
+        async with app.run_test(size=(80, 24)) as pilot:
+            ed = app.screen
+            grid = ed.grid
+            await pilot.press("end")
+            await pilot.pause()
+            assert grid.cursor.quarter == 95 and grid.scroll_offset.x > 0
+            for day in range(7):
+                line = "".join(s.text for s in grid.render_line(1 + day - int(grid.scroll_offset.y)))
+                assert line.startswith(("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")[day])
+            row = list(grid.render_line(1 - int(grid.scroll_offset.y)))
+            cursor_cols = [ch for seg in row if seg.style and seg.style.reverse for ch in seg.text]
+            assert cursor_cols, "the cursor at 23:45 is not on screen"
+            await pilot.press("o")
+            title = ed.query_one("#sched_title")
+            assert "(unsaved)" in str(title.render()) and title.size.height == 1
+
+    run(go())
+
+
+@pytest.mark.parametrize("size", [(80, 24), (120, 40)])
+def test_editor_snapshot(snap_compare, csv: Path, monkeypatch, size: tuple[int, int]) -> None:
     for var in ("NO_COLOR", "TEXTUAL_THEME", "FORCE_COLOR"):
         monkeypatch.delenv(var, raising=False)
-    assert snap_compare(Host(csv), terminal_size=(110, 20), press=["right", "right", "down"])
+    presses = ["right", "right", "down", "m", "right", "right", "down"]
+    assert snap_compare(Host(csv), terminal_size=size, press=presses)
 
 
 def test_rename_and_duplicate(csv: Path) -> None:
