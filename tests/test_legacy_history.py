@@ -198,3 +198,52 @@ def test_production_lines_are_stored_as_net() -> None:
     sunny = out[5]
     assert sunny[0].production and sunny[0].wh == 250.0 and sunny[1] & IMPORTED_NET
     assert not out[4][0].production and out[4][1] & IMPORTED_NET
+
+
+def test_the_log_browser_shows_the_imported_days(tmp_path: Path, capsys) -> None:
+    """After an import, the console's log browser (a Pilot run) shows Plugwise-2-py's days."""
+    import asyncio
+
+    from textual.app import App
+
+    from screens.log_browser import LogBrowserScreen
+
+    src = _copy_fixture(tmp_path)
+    out = tmp_path / "out"
+    _import(src / "Plugwise-2-py" / "config", out, capsys)
+    db = out / "data" / DB_NAME
+    day = datetime(2026, 11, 29, 12, 0).astimezone()
+    store = Store(db)
+    want = store.energy_between(
+        "000D6F0001000000",
+        int(day.replace(hour=0).timestamp()),
+        int(day.replace(hour=0).timestamp()) + 86400,
+    )
+    store.close()
+    assert want > 600  # the Circle+ draws ~28 W all day
+
+    class Host(App[None]):
+        def on_mount(self) -> None:
+            self.push_screen(
+                LogBrowserScreen(db, circles=[("000D6F0001000000", "circle+")], mac=None, now=day)
+            )
+
+    async def go() -> None:
+        app = Host()
+        async with app.run_test(size=(100, 40)) as pilot:
+            scr = app.screen
+            assert isinstance(scr, LogBrowserScreen)
+            for _ in range(200):
+                if scr.loaded >= 1:
+                    break
+                await pilot.pause(0.05)
+            assert scr.period.zoom == "day" and len(scr.buckets) == 24
+            assert sum(b.consumption_wh for b in scr.buckets) > want  # all circles, the Circle+ included
+            await pilot.press("tab")  # to the Circle+ alone
+            for _ in range(200):
+                if scr.choices[scr.choice][0] == "000D6F0001000000" and scr.loaded >= 2:
+                    break
+                await pilot.pause(0.05)
+            assert sum(b.consumption_wh for b in scr.buckets) == pytest.approx(want)
+
+    asyncio.run(go())
