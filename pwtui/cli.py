@@ -13,18 +13,11 @@ import sys
 from collections.abc import Sequence
 
 from . import __version__
+from .errors import DeviceError, UsageError
 
 EXIT_OK = 0
 EXIT_DEVICE = 1
 EXIT_USAGE = 2
-
-
-class UsageError(Exception):
-    """Bad arguments or input; exit code 2."""
-
-
-class DeviceError(Exception):
-    """The stick or a circle failed; exit code 1."""
 
 
 class _Parser(argparse.ArgumentParser):

@@ -1,26 +1,40 @@
 """`plugwise_control.csv`: the dynamic file control of Plugwise-2-py.
 
-Columns `mac, name, savelog, monitor, switch_state, schedule_state, schedule`.
-Real files have spaces and tabs after commas and a trailing comma; all of that
-reads fine.  A malformed file is reported by file, line and column, and the
-caller keeps its last good rows.
+Columns `mac, name, savelog, monitor, switch_state, schedule_state, schedule`, and
+optionally `location, log_interval, production, always_on`, which override
+pwtui.toml for that circle (an empty cell means "as in pwtui.toml").  Real files
+have spaces and tabs after commas and a trailing comma; all of that reads fine.
+Lines starting with `#` are comments.  A malformed file is reported by file, line
+and column, and the caller keeps its last good rows.
+
+The engine and the console change rows with `update_row`, which edits the text in
+place: comments, blank lines, unknown columns and the order of rows stay as the
+user wrote them, and a file that does not parse is never overwritten.
 """
 
 from __future__ import annotations
 
 import csv
-import io
 import re
-from collections.abc import Iterable
-from dataclasses import dataclass, replace
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
 from .atomic import write_atomic
+from .userfile import UserFileError, physical_lines, read_user_text, strip_bom
 
 COLUMNS = ("mac", "name", "savelog", "monitor", "switch_state", "schedule_state", "schedule")
+OPTIONAL = ("location", "log_interval", "production", "always_on")
 _MAC = re.compile(r"^[0-9A-F]{16}$")
 _YES = {"yes": True, "no": False, "true": True, "false": False, "1": True, "0": False}
 _ON = {"on": True, "off": False, "1": True, "0": False}
+_CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+_FLAGS = (
+    ("savelog", _YES, "yes/no"),
+    ("monitor", _YES, "yes/no"),
+    ("switch_state", _ON, "on/off"),
+    ("schedule_state", _ON, "on/off"),
+)
 
 
 class ControlFileError(Exception):
@@ -36,98 +50,318 @@ class ControlRow:
     switch_state: bool = True
     schedule_state: bool = False
     schedule: str = ""
+    # Optional columns: None = not set here, pwtui.toml's value holds.
+    location: str | None = None
+    log_interval: int | None = None  # minutes, 1…60
+    production: bool | None = None
+    always_on: bool | None = None
 
 
-def parse_control(text: str, source: str = "plugwise_control.csv") -> list[ControlRow]:
-    """All rows, or ControlFileError naming file, line and column of the first problem."""
-    rows: list[ControlRow] = []
-    reader = csv.reader(io.StringIO(text))
+_FIELDS = tuple(f.name for f in fields(ControlRow))
+
+
+@dataclass(frozen=True)
+class _Record:
+    """One CSV record and the physical lines it came from (`first` … `end`-1)."""
+
+    first: int
+    end: int
+    cells: list[str]
+
+
+@dataclass(frozen=True)
+class _Parsed:
+    header: list[str]
+    header_record: _Record
+    rows: list[tuple[_Record, ControlRow]]
+
+
+def _records(lines: list[str], source: str) -> Iterator[_Record]:
+    """The CSV records of `lines`, skipping comments and blank lines (before csv sees
+    them, so a stray quote in a comment cannot swallow the rows after it)."""
+    fed: list[int] = []
+
+    def feed() -> Iterator[str]:
+        for i, line in enumerate(lines):
+            s = line.strip()
+            if not s or s.startswith("#"):
+                continue
+            fed.append(i)
+            yield line
+
+    reader = csv.reader(feed(), skipinitialspace=True)
+    taken = 0
+    while True:
+        try:
+            raw = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            line_no = fed[-1] + 1 if fed else 1
+            if "field larger than field limit" in str(exc):
+                msg = f"a field is longer than {csv.field_size_limit()} characters"
+            else:
+                msg = f"not CSV ({exc})"
+            raise ControlFileError(f"{source}, line {line_no}: {msg}") from None
+        used = fed[taken:]
+        taken = len(fed)
+        if used:
+            yield _Record(used[0], used[-1] + 1, raw)
+
+
+def _cells(raw: list[str]) -> list[str]:
+    cells = [c.strip() for c in raw]
+    while cells and cells[-1] == "":
+        cells.pop()
+    return cells
+
+
+def _parse(text: str, source: str) -> _Parsed:
+    lines = physical_lines(strip_bom(text))
     header: list[str] | None = None
+    header_record: _Record | None = None
+    rows: list[tuple[_Record, ControlRow]] = []
     seen: set[str] = set()
-    for line_no, raw in enumerate(reader, 1):
-        cells = [c.strip() for c in raw]
-        while cells and cells[-1] == "":
-            cells.pop()
+    for rec in _records(lines, source):
+        cells = _cells(rec.cells)
+        line_no = rec.first + 1
         if not cells or cells[0].startswith("#"):
             continue
         if header is None:
-            header = [c.lower() for c in cells]
+            header, header_record = [c.lower() for c in cells], rec
             missing = [c for c in COLUMNS if c not in header]
             if missing:
                 raise ControlFileError(
                     f"{source}, line {line_no}: header lacks column(s) {', '.join(missing)}"
                 )
+            twice = sorted({c for c in header if c and header.count(c) > 1})
+            if twice:
+                raise ControlFileError(f"{source}, line {line_no}: column(s) {', '.join(twice)} appear twice")
             continue
         if len(cells) > len(header):
             raise ControlFileError(
                 f"{source}, line {line_no}: {len(cells)} fields, the header has {len(header)}"
             )
         cells += [""] * (len(header) - len(cells))
-        val = dict(zip(header, cells, strict=False))
-
-        def col(name: str, line_no: int = line_no, header: list[str] = header) -> str:
-            return f"{source}, line {line_no}, column {header.index(name) + 1} ({name})"
-
-        mac = val["mac"].upper()
-        if not _MAC.match(mac):
-            raise ControlFileError(f"{col('mac')}: {val['mac']!r} is not 16 hex digits")
-        if mac in seen:
-            raise ControlFileError(f"{col('mac')}: {mac} appears twice")
-        seen.add(mac)
-        flags = {}
-        for name, table, words in (
-            ("savelog", _YES, "yes/no"),
-            ("monitor", _YES, "yes/no"),
-            ("switch_state", _ON, "on/off"),
-            ("schedule_state", _ON, "on/off"),
-        ):
-            word = val[name].lower()
-            if word not in table:
-                raise ControlFileError(f"{col(name)}: {val[name]!r} is not {words}")
-            flags[name] = table[word]
-        rows.append(ControlRow(mac=mac, name=val["name"], schedule=val["schedule"], **flags))
-    if header is None:
+        row = _row(dict(zip(header, cells, strict=True)), header, f"{source}, line {line_no}")
+        if row.mac in seen:
+            raise ControlFileError(f"{source}, line {line_no}, column 1 (mac): {row.mac} appears twice")
+        seen.add(row.mac)
+        rows.append((rec, row))
+    if header is None or header_record is None:
         raise ControlFileError(f"{source}: empty file (expected a header: {', '.join(COLUMNS)})")
-    return rows
+    return _Parsed(header, header_record, rows)
+
+
+def _row(val: dict[str, str], header: list[str], where: str) -> ControlRow:
+    def col(name: str) -> str:
+        return f"{where}, column {header.index(name) + 1} ({name})"
+
+    mac = val["mac"].upper()
+    if not _MAC.match(mac):
+        raise ControlFileError(f"{col('mac')}: {val['mac']!r} is not 16 hex digits")
+    flags: dict[str, bool] = {}
+    for name, table, words in _FLAGS:
+        word = val[name].lower()
+        if word not in table:
+            raise ControlFileError(f"{col(name)}: {val[name]!r} is not {words}")
+        flags[name] = table[word]
+
+    def optional(name: str) -> str:
+        return val.get(name, "")
+
+    try:
+        interval = _minutes(optional("log_interval"))
+    except ValueError as exc:
+        raise ControlFileError(f"{col('log_interval')}: {exc}") from None
+    yesno: dict[str, bool | None] = {}
+    for name in ("production", "always_on"):
+        try:
+            yesno[name] = _yes_no(optional(name))
+        except ValueError as exc:
+            raise ControlFileError(f"{col(name)}: {exc}") from None
+    return ControlRow(
+        mac=mac,
+        name=val["name"],
+        schedule=val["schedule"],
+        savelog=flags["savelog"],
+        monitor=flags["monitor"],
+        switch_state=flags["switch_state"],
+        schedule_state=flags["schedule_state"],
+        location=optional("location") or None,
+        log_interval=interval,
+        production=yesno["production"],
+        always_on=yesno["always_on"],
+    )
+
+
+def _minutes(text: str) -> int | None:
+    """An optional log_interval cell: empty = None; ValueError says what is wrong."""
+    if text == "":
+        return None
+    try:
+        minutes = int(text)
+    except ValueError:
+        raise ValueError(f"{text!r} is not a number of minutes") from None
+    if not 1 <= minutes <= 60:
+        raise ValueError(f"{minutes} is not 1…60 minutes")
+    return minutes
+
+
+def _yes_no(text: str) -> bool | None:
+    if text == "":
+        return None
+    if text.lower() not in _YES:
+        raise ValueError(f"{text!r} is not yes/no")
+    return _YES[text.lower()]
+
+
+def parse_control(text: str, source: str = "plugwise_control.csv") -> list[ControlRow]:
+    """All rows, or ControlFileError naming file, line and column of the first problem."""
+    return [row for _, row in _parse(text, source).rows]
 
 
 def read_control(path: Path) -> list[ControlRow]:
     try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ControlFileError(f"{path}: cannot read: {exc.strerror or exc}") from None
+        text = read_user_text(path).text
+    except FileNotFoundError:
+        raise ControlFileError(f"{path}: no such file") from None
+    except UserFileError as exc:
+        raise ControlFileError(str(exc)) from None
     return parse_control(text, str(path))
 
 
+# --- writing -------------------------------------------------------------------------------
+
+
+def _cell_text(row: ControlRow, name: str) -> str:
+    value = getattr(row, name)
+    if value is None:
+        return ""
+    if name in ("savelog", "monitor", "production", "always_on"):
+        return "yes" if value else "no"
+    if name in ("switch_state", "schedule_state"):
+        return "on" if value else "off"
+    return str(value)
+
+
+def _header_for(rows: Iterable[ControlRow]) -> list[str]:
+    rows = list(rows)
+    return [*COLUMNS, *(n for n in OPTIONAL if any(getattr(r, n) is not None for r in rows))]
+
+
+def _quote(cell: str) -> str:
+    if cell != cell.strip() or any(ch in cell for ch in ',"\r\n') or cell.startswith("#"):
+        return '"' + cell.replace('"', '""') + '"'
+    return cell
+
+
+def _join(cells: list[str], sep: str) -> str:
+    return sep.join(_quote(c) for c in cells)
+
+
 def format_control(rows: Iterable[ControlRow]) -> str:
-    out = io.StringIO()
-    w = csv.writer(out, lineterminator="\n")
-    w.writerow(COLUMNS)
-    for r in rows:
-        w.writerow(
-            [
-                r.mac,
-                r.name,
-                "yes" if r.savelog else "no",
-                "yes" if r.monitor else "no",
-                "on" if r.switch_state else "off",
-                "on" if r.schedule_state else "off",
-                r.schedule,
-            ]
-        )
-    return out.getvalue()
+    rows = list(rows)
+    header = _header_for(rows)
+    lines = [_join(header, ",")]
+    lines += [_join([_cell_text(r, n) for n in header], ",") for r in rows]
+    return "".join(line + "\n" for line in lines)
 
 
 def write_control(path: Path, rows: Iterable[ControlRow]) -> None:
+    """A new file with exactly these rows (for creating one; edits go through update_row)."""
     write_atomic(path, format_control(rows))
 
 
+def check_changes(**changes: object) -> ControlRow:
+    """The changes applied to a blank row, or ControlFileError saying which value is wrong
+    (for dialogs that refuse a bad value before anything is written)."""
+    unknown = [k for k in changes if k not in _FIELDS or k == "mac"]
+    if unknown:
+        raise ControlFileError(f"unknown control column(s): {', '.join(unknown)}")
+    for name, value in changes.items():
+        if name in ("name", "schedule", "location"):
+            if value is None and name == "location":
+                continue
+            if not isinstance(value, str):
+                raise ControlFileError(f"{name} must be text, not {value!r}")
+            if _CONTROL_CHARS.search(value):
+                raise ControlFileError(f"{name} {value!r} contains control characters")
+            if value != value.strip():
+                raise ControlFileError(f"{name} {value!r} has leading or trailing spaces")
+        elif name == "log_interval":
+            if value is not None and (
+                not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= 60
+            ):
+                raise ControlFileError(f"log_interval must be 1…60 minutes, not {value!r}")
+        elif name in ("production", "always_on"):
+            if value is not None and not isinstance(value, bool):
+                raise ControlFileError(f"{name} must be true or false, not {value!r}")
+        elif not isinstance(value, bool):
+            raise ControlFileError(f"{name} must be true or false, not {value!r}")
+    return replace(ControlRow("0" * 16), **changes)  # type: ignore[arg-type]
+
+
 def update_row(path: Path, mac: str, **changes: object) -> ControlRow:
-    """Change one circle's row in place (atomically); other rows stay as they are."""
-    rows = read_control(path)
-    for i, r in enumerate(rows):
-        if r.mac == mac:
-            rows[i] = replace(r, **changes)  # type: ignore[arg-type]
-            write_control(path, rows)
-            return rows[i]
-    raise ControlFileError(f"{path}: no row for {mac}")
+    """Change one circle's row (or add it) and write the file atomically.
+
+    The text is edited, not regenerated: comments, blank lines, unknown columns, row
+    order and the file's BOM and line endings stay. A column is added to the header
+    only when this row sets it. A file that does not parse is left alone and the
+    error raised, so a half-typed row is never lost.
+    """
+    mac = mac.upper()
+    if not _MAC.match(mac):
+        raise ControlFileError(f"{mac!r} is not 16 hex digits")
+    check_changes(**changes)
+    try:
+        src = read_user_text(path)
+    except FileNotFoundError:
+        row = replace(ControlRow(mac), **changes)  # type: ignore[arg-type]
+        write_control(path, [row])
+        return row
+    except UserFileError as exc:
+        raise ControlFileError(f"{exc}; not rewritten") from None
+    try:
+        parsed = _parse(src.text, str(path))
+    except ControlFileError as exc:
+        raise ControlFileError(f"{exc}; not rewritten") from None
+    lines = physical_lines(src.text)
+    nl = src.newline
+    if lines and not lines[-1].endswith(("\n", "\r")):
+        lines[-1] += nl
+    header = parsed.header
+    raw_header = lines[parsed.header_record.first]
+    sep = ", " if ", " in raw_header else ","
+
+    old = next(((rec, r) for rec, r in parsed.rows if r.mac == mac), None)
+    row = replace(old[1] if old else ControlRow(mac), **changes)  # type: ignore[arg-type]
+    wanted = [n for n in OPTIONAL if getattr(row, n) is not None and n not in header]
+    if wanted:
+        lines[parsed.header_record.first] = _widen(raw_header, wanted, sep, nl)
+        header = [*header, *wanted]
+
+    cells = [""] * len(header)
+    if old is not None:
+        kept = _cells(old[0].cells)
+        cells[: len(kept)] = kept
+    for i, name in enumerate(header):
+        if name in _FIELDS:
+            cells[i] = _cell_text(row, name)
+    while cells and cells[-1] == "":
+        cells.pop()
+    text = _join(cells, sep if all(_quote(c) == c for c in cells) else ",") + nl
+    if old is not None:
+        lines[old[0].first : old[0].end] = [text]
+    else:
+        lines.append(text)
+    write_atomic(path, ("\ufeff" if src.bom else "") + "".join(lines))
+    return row
+
+
+def _widen(raw: str, names: list[str], sep: str, nl: str) -> str:
+    """The header line with `names` appended, keeping a trailing comma if it had one."""
+    core = raw.rstrip("\r\n").rstrip()
+    trailing = core.endswith(",")
+    core = core.rstrip(", \t")
+    return core + "".join(sep + n for n in names) + ("," if trailing else "") + nl

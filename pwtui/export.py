@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 
 from protocol import units
 
-from .cli import UsageError
+from .errors import UsageError
 from .headless import resolve_config
 from .oneshot import parse_mac
 from .store import DB_NAME, Store, StoreError

@@ -21,9 +21,9 @@ from typing import Any
 from protocol.schedules import WeekSchedule
 
 from .atomic import write_atomic
-from .cli import UsageError
 from .config import ConfigError, parse_config
 from .controlfile import ControlFileError, ControlRow, format_control, parse_control
+from .errors import UsageError
 from .schedulefile import NamedSchedule, ScheduleFileError, format_schedules, parse_schedules
 
 MAC = re.compile(r"^[0-9A-Fa-f]{16}$")
