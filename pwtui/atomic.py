@@ -41,17 +41,23 @@ def _mode_for(target: Path) -> int:
 
 
 def write_atomic(
-    path: str | os.PathLike[str], text: str, encoding: str = "utf-8", *, fsync: bool = True
+    path: str | os.PathLike[str],
+    text: str,
+    encoding: str = "utf-8",
+    *,
+    fsync: bool = True,
+    mode: int | None = None,
 ) -> None:
     """Write `text` to `path` through a temporary file and a rename.
 
     `fsync=False` skips the flushes to the medium: for files rewritten every few
     seconds (status.json) whose loss in a power cut costs nothing, so an SD card is
-    not worn by them. The rename is atomic either way.
+    not worn by them. The rename is atomic either way. `mode` forces a mode (0600
+    for a file holding a password); otherwise the umask or the old file's mode.
     """
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
-    mode = _mode_for(target)
+    mode = _mode_for(target) if mode is None else mode
     fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
     try:
         os.fchmod(fd, mode)

@@ -134,7 +134,7 @@ SCHEMA: dict[str, _Spec] = {
     "paths": {
         "data": (str, "data"),
         "control": (str, "plugwise_control.csv"),
-        "schedules": (str, "schedule.csv"),
+        "schedules": (str, ""),  # "" = schedule.csv in the data folder (never the checkout's)
         "comm_log": (str, ""),
     },
     "logging": {"power_interval": (int, 10), "legacy_files": (bool, False), "commit_interval": (int, 0)},
@@ -308,7 +308,7 @@ def parse_config(text: str, path: Path | None = None) -> Config:
         paths=PathsConfig(
             data=resolve(pa["data"]),
             control=resolve(pa["control"]),
-            schedules=resolve(pa["schedules"]),
+            schedules=resolve(pa["schedules"]) if pa["schedules"] else resolve(pa["data"]) / "schedule.csv",
             comm_log=resolve(pa["comm_log"]) if pa["comm_log"] else None,
         ),
         logging=LoggingConfig(**lo),
