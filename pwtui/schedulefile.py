@@ -176,7 +176,6 @@ def format_schedules(
     columns = list(header)
     for s in schedules.values():
         columns += [k for k in s.extra if k not in columns]
-    columns += [c for c in HEADER if c not in columns]
     out = io.StringIO()
     w = csv.writer(out, lineterminator=newline)
     w.writerow(columns)
