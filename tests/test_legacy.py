@@ -11,9 +11,11 @@ from pathlib import Path
 
 import pytest
 
+from protocol.errors import PortError
+from pwtui import legacy as legacy_module
 from pwtui.cli import main
 from pwtui.config import load_config
-from pwtui.controlfile import read_control
+from pwtui.controlfile import ControlFileError, read_control
 from pwtui.schedulefile import read_schedules
 
 REPO = Path(__file__).resolve().parent.parent
@@ -257,3 +259,32 @@ def test_bad_mqtt_port_is_noted(tmp_path: Path, capsys: pytest.CaptureFixture[st
     rc, err = legacy(src, out, capsys)
     assert rc == 0 and "mqtt_port '99999' is not a port" in err
     assert load_config(out / "pwtui.toml").mqtt.port == 1883
+
+
+@pytest.mark.parametrize(
+    "exc,rc,needle",
+    [
+        (TimeoutError(), 1, "pwtui: no answer in time"),
+        (PortError("/dev/ttyUSB9: no such port"), 1, "pwtui: /dev/ttyUSB9: no such port"),
+        (ControlFileError("c.csv, line 2: bad"), 2, "pwtui: c.csv, line 2: bad"),
+        (KeyError("x"), 1, "pwtui: internal error: KeyError: 'x' (set PWTUI_DEBUG=1"),
+    ],
+)
+def test_cli_turns_any_failure_into_a_message_and_exit_code(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    exc: Exception,
+    rc: int,
+    needle: str,
+) -> None:
+    def fail(args: object) -> int:
+        raise exc
+
+    monkeypatch.setattr(legacy_module, "main", fail)
+    monkeypatch.delenv("PWTUI_DEBUG", raising=False)
+    got, err = legacy(tmp_path, tmp_path / "out", capsys)
+    assert got == rc and err.startswith(needle)
+    monkeypatch.setenv("PWTUI_DEBUG", "1")
+    with pytest.raises(type(exc)):
+        main(["import-legacy", str(tmp_path)])
