@@ -14,13 +14,14 @@ user wrote them, and a file that does not parse is never overwritten.
 
 from __future__ import annotations
 
-import csv
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
+from . import csvlines
 from .atomic import write_atomic
+from .csvlines import CsvLineError, Record
 from .userfile import UserFileError, physical_lines, read_user_text, strip_bom
 
 COLUMNS = ("mac", "name", "savelog", "monitor", "switch_state", "schedule_state", "schedule")
@@ -61,69 +62,27 @@ _FIELDS = tuple(f.name for f in fields(ControlRow))
 
 
 @dataclass(frozen=True)
-class _Record:
-    """One CSV record and the physical lines it came from (`first` … `end`-1)."""
-
-    first: int
-    end: int
-    cells: list[str]
-
-
-@dataclass(frozen=True)
 class _Parsed:
     header: list[str]
-    header_record: _Record
-    rows: list[tuple[_Record, ControlRow]]
+    header_record: Record
+    rows: list[tuple[Record, ControlRow]]
 
 
-def _records(lines: list[str], source: str) -> Iterator[_Record]:
-    """The CSV records of `lines`, skipping comments and blank lines (before csv sees
-    them, so a stray quote in a comment cannot swallow the rows after it)."""
-    fed: list[int] = []
-
-    def feed() -> Iterator[str]:
-        for i, line in enumerate(lines):
-            s = line.strip()
-            if not s or s.startswith("#"):
-                continue
-            fed.append(i)
-            yield line
-
-    reader = csv.reader(feed(), skipinitialspace=True)
-    taken = 0
-    while True:
-        try:
-            raw = next(reader)
-        except StopIteration:
-            return
-        except csv.Error as exc:
-            line_no = fed[-1] + 1 if fed else 1
-            if "field larger than field limit" in str(exc):
-                msg = f"a field is longer than {csv.field_size_limit()} characters"
-            else:
-                msg = f"not CSV ({exc})"
-            raise ControlFileError(f"{source}, line {line_no}: {msg}") from None
-        used = fed[taken:]
-        taken = len(fed)
-        if used:
-            yield _Record(used[0], used[-1] + 1, raw)
-
-
-def _cells(raw: list[str]) -> list[str]:
-    cells = [c.strip() for c in raw]
-    while cells and cells[-1] == "":
-        cells.pop()
-    return cells
+def _records(lines: list[str], source: str) -> Iterator[Record]:
+    try:
+        yield from csvlines.records(lines)
+    except CsvLineError as exc:
+        raise ControlFileError(f"{source}, line {exc.line}: {exc}") from None
 
 
 def _parse(text: str, source: str) -> _Parsed:
     lines = physical_lines(strip_bom(text))
     header: list[str] | None = None
-    header_record: _Record | None = None
-    rows: list[tuple[_Record, ControlRow]] = []
+    header_record: Record | None = None
+    rows: list[tuple[Record, ControlRow]] = []
     seen: set[str] = set()
     for rec in _records(lines, source):
-        cells = _cells(rec.cells)
+        cells = csvlines.cells(rec.cells)
         line_no = rec.first + 1
         if not cells or cells[0].startswith("#"):
             continue
@@ -250,21 +209,11 @@ def _header_for(rows: Iterable[ControlRow]) -> list[str]:
     return [*COLUMNS, *(n for n in OPTIONAL if any(getattr(r, n) is not None for r in rows))]
 
 
-def _quote(cell: str) -> str:
-    if cell != cell.strip() or any(ch in cell for ch in ',"\r\n') or cell.startswith("#"):
-        return '"' + cell.replace('"', '""') + '"'
-    return cell
-
-
-def _join(cells: list[str], sep: str) -> str:
-    return sep.join(_quote(c) for c in cells)
-
-
 def format_control(rows: Iterable[ControlRow]) -> str:
     rows = list(rows)
     header = _header_for(rows)
-    lines = [_join(header, ",")]
-    lines += [_join([_cell_text(r, n) for n in header], ",") for r in rows]
+    lines = [csvlines.join(header, ",")]
+    lines += [csvlines.join([_cell_text(r, n) for n in header], ",") for r in rows]
     return "".join(line + "\n" for line in lines)
 
 
@@ -338,30 +287,22 @@ def update_row(path: Path, mac: str, **changes: object) -> ControlRow:
     row = replace(old[1] if old else ControlRow(mac), **changes)  # type: ignore[arg-type]
     wanted = [n for n in OPTIONAL if getattr(row, n) is not None and n not in header]
     if wanted:
-        lines[parsed.header_record.first] = _widen(raw_header, wanted, sep, nl)
+        lines[parsed.header_record.first] = csvlines.widen_header(raw_header, wanted, sep, nl)
         header = [*header, *wanted]
 
     cells = [""] * len(header)
     if old is not None:
-        kept = _cells(old[0].cells)
+        kept = csvlines.cells(old[0].cells)
         cells[: len(kept)] = kept
     for i, name in enumerate(header):
         if name in _FIELDS:
             cells[i] = _cell_text(row, name)
     while cells and cells[-1] == "":
         cells.pop()
-    text = _join(cells, sep if all(_quote(c) == c for c in cells) else ",") + nl
+    text = csvlines.join(cells, sep) + nl
     if old is not None:
         lines[old[0].first : old[0].end] = [text]
     else:
         lines.append(text)
     write_atomic(path, ("\ufeff" if src.bom else "") + "".join(lines))
     return row
-
-
-def _widen(raw: str, names: list[str], sep: str, nl: str) -> str:
-    """The header line with `names` appended, keeping a trailing comma if it had one."""
-    core = raw.rstrip("\r\n").rstrip()
-    trailing = core.endswith(",")
-    core = core.rstrip(", \t")
-    return core + "".join(sep + n for n in names) + ("," if trailing else "") + nl
