@@ -262,6 +262,8 @@ def update_row(path: Path, mac: str, **changes: object) -> ControlRow:
     mac = mac.upper()
     if not _MAC.match(mac):
         raise ControlFileError(f"{mac!r} is not 16 hex digits")
+    if changes.get("location") == "":
+        changes["location"] = None  # an empty cell means "as in pwtui.toml"
     check_changes(**changes)
     try:
         src = read_user_text(path)

@@ -331,8 +331,10 @@ def test_optional_columns_are_validated(cells: str, needle: str) -> None:
 
 def test_update_row_creates_a_missing_file(tmp_path: Path) -> None:
     p = tmp_path / "new" / "c.csv"
-    update_row(p, "000D6F0001000001", name="x")
-    assert read_control(p) == [ControlRow("000D6F0001000001", "x")]
+    update_row(p, "000D6F0001000001", name="x", location="hall")
+    assert read_control(p) == [ControlRow("000D6F0001000001", "x", location="hall")]
+    row = update_row(p, "000D6F0001000001", location="")  # back to pwtui.toml's location
+    assert read_control(p) == [row] and row.location is None
 
 
 # --- schedule file writes --------------------------------------------------------------------
