@@ -94,7 +94,6 @@ class Store:
         before its rows are held back (so a poll cycle is never stalled for long);
         `on_warning` hears about held and dropped rows besides the log."""
         self.path = Path(path)
-        self._busy_timeout = busy_timeout
         try:
             if readonly:
                 self.db = sqlite3.connect(
