@@ -42,7 +42,7 @@ def test_early_folder(tmp_path: Path) -> None:
         "000D6F0001000000,     circle+,         \tno, no, on, off, \n"
         "000D6F0001000003,     solar-500, yes, yes, on, on, evening lights\n"
     )
-    (src / "schedule.csv").write_text((REPO / "schedule.csv").read_text())
+    (src / "schedule.csv").write_text((REPO / "pwtui" / "examples" / "schedule.csv").read_text())
     out = tmp_path / "new"
     out.mkdir()
     p = run(str(src), "--out", str(out))
