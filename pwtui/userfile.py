@@ -44,8 +44,7 @@ def decode(data: bytes, source: str) -> UserText:
             "(save the file as UTF-8)"
         ) from None
     bom = text.startswith(BOM)
-    if bom:
-        text = text[1:]
+    text = text.lstrip(BOM)  # editors that add a BOM to a file that has one: all go
     if "\x00" in text:
         line = text.count("\n", 0, text.index("\x00")) + 1
         raise UserFileError(f"{source}, line {line}: contains a NUL byte (not a text file?)")
@@ -73,8 +72,8 @@ def read_user_text(path: str | os.PathLike[str]) -> UserText:
 
 
 def strip_bom(text: str) -> str:
-    """Text handed over as a string may still start with a BOM (read elsewhere)."""
-    return text[1:] if text.startswith(BOM) else text
+    """Text handed over as a string may still start with a BOM (or several)."""
+    return text.lstrip(BOM)
 
 
 def physical_lines(text: str) -> list[str]:

@@ -407,3 +407,12 @@ def test_atomic_write_keeps_an_existing_mode_and_can_skip_fsync(tmp_path: Path, 
     assert len(synced) == 2  # the file and its folder
     write_atomic(p, "secret", mode=0o600)
     assert stat.S_IMODE(p.stat().st_mode) == 0o600
+
+
+def test_a_file_with_several_byte_order_marks_round_trips(tmp_path: Path) -> None:
+    """Found by the fuzz test: BOMs stacked by editors are all dropped, one is written back."""
+    p = tmp_path / "s.csv"
+    p.write_bytes(b"\xef\xbb\xbf" * 3 + EXAMPLE.read_bytes())
+    scheds = read_schedules(p)
+    write_schedules(p, scheds)
+    assert p.read_bytes() == b"\xef\xbb\xbf" + EXAMPLE.read_bytes() and read_schedules(p) == scheds

@@ -2,13 +2,15 @@
 
 Random and mutated input (bytes, other encodings, BOMs, huge fields, truncation)
 must give either a valid result or the module's own error naming the file, never
-any other exception. Derandomized, so `make test` is repeatable and quick.
+any other exception. Derandomized, so `make test` is repeatable and quick;
+PWTUI_FUZZ_EXAMPLES=N runs N random examples per parser instead.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import tempfile
 from pathlib import Path
 
@@ -23,10 +25,13 @@ from pwtui.errors import UsageError
 from pwtui.schedulefile import ScheduleFileError, read_schedules, write_schedules
 
 REPO = Path(__file__).resolve().parent.parent
+# PWTUI_FUZZ_EXAMPLES=5000 runs a longer, random (not derandomized) campaign by hand.
+_LONG = int(os.environ.get("PWTUI_FUZZ_EXAMPLES", "0"))
 FUZZ = settings(
-    max_examples=200,
+    max_examples=_LONG or 200,
     deadline=None,
-    derandomize=True,
+    derandomize=not _LONG,
+    database=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
 
