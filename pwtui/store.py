@@ -31,7 +31,7 @@ log = logging.getLogger("pwtui.store")
 SCHEMA_VERSION = 1
 DB_NAME = "pwtui.sqlite"
 WRITE_BUSY_TIMEOUT_S = 1.0  # the engine waits this long for the write lock, then queues
-CLOSE_WAIT_S = 10.0  # at close, held rows get this long to find the lock free
+CLOSE_WAIT_S = 1.0  # at close, held rows get this long to find the lock free (a stop takes < 2 s)
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS power (mac TEXT NOT NULL, ts INTEGER NOT NULL, watts REAL NOT NULL,

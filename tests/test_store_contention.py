@@ -205,3 +205,15 @@ def test_engine_keeps_logging_through_a_long_lock(tmp_path: Path) -> None:
         stop.set()
         thread.join(10)
     assert not thread.is_alive()
+
+
+def test_close_under_a_lock_is_quick_and_says_what_is_lost(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    store = Store(tmp_path / DB_NAME, busy_timeout=0.05)
+    with write_locked(store.path):
+        store.add_power([(MAC, 1, 1.0), (MAC, 2, 1.0)])
+        t0 = time.monotonic()
+        store.close()
+        assert time.monotonic() - t0 < 2  # the engine stops within 2 s of being told
+    assert "closing with 2 rows not written" in caplog.text
