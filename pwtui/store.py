@@ -368,18 +368,35 @@ class Store:
             ]
 
     def energy_between(self, mac: str, start_ts: int, end_ts: int, production: bool = False) -> float:
-        row = self.db.execute(
-            "SELECT COALESCE(SUM(wh), 0) FROM energy WHERE mac=? AND production=? AND end_ts>? AND end_ts<=?",
+        held = {t: wh for t, wh in self._held_energy(mac, production).items() if start_ts < t <= end_ts}
+        rows = self.db.execute(
+            "SELECT end_ts, wh FROM energy WHERE mac=? AND production=? AND end_ts>? AND end_ts<=?",
             (mac, int(production), start_ts, end_ts),
-        ).fetchone()
-        return float(row[0])
+        ).fetchall()
+        return float(sum(wh for t, wh in rows if t not in held) + sum(held.values()))
 
     def last_end_before(self, mac: str, ts: int, production: bool = False) -> int | None:
         row = self.db.execute(
             "SELECT MAX(end_ts) FROM energy WHERE mac=? AND production=? AND end_ts < ?",
             (mac, int(production), ts),
         ).fetchone()
-        return row[0] if row and row[0] is not None else None
+        ends = [t for t in self._held_energy(mac, production) if t < ts]
+        if row and row[0] is not None:
+            ends.append(row[0])
+        return max(ends) if ends else None
+
+    def _held_energy(self, mac: str, production: bool) -> dict[int, float]:
+        """end_ts → wh of intervals held back (not in the database yet), so totals and
+        gap checks during a lock count them (a later row for the same end wins)."""
+        with self._write_lock:
+            if self._live:
+                return {}
+            ops = (*self.backlog.ops, *self._batch_ops)
+            return {
+                op.row[1]: op.row[4]
+                for op in ops
+                if op.kind == "energy" and op.row[0] == mac and op.row[2] == int(production)
+            }
 
     @staticmethod
     def _where(

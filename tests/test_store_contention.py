@@ -217,3 +217,17 @@ def test_close_under_a_lock_is_quick_and_says_what_is_lost(
         store.close()
         assert time.monotonic() - t0 < 2  # the engine stops within 2 s of being told
     assert "closing with 2 rows not written" in caplog.text
+
+
+def test_totals_and_gap_checks_count_held_intervals(store: Store) -> None:
+    """Held intervals count, or a history read during a backup reports false gaps."""
+    hour = 1_700_000_000 - 1_700_000_000 % 3600
+    store.add_intervals([Interval(MAC, hour, hour + 3600, 10.0, False)])
+    with write_locked(store.path):
+        store.add_intervals([Interval(MAC, hour + 3600, hour + 7200, 20.0, False)])
+        store.add_intervals([Interval(MAC, hour, hour + 3600, 12.0, False)])  # a re-read that grew
+        assert store.last_end_before(MAC, hour + 10_000) == hour + 7200
+        assert store.energy_between(MAC, hour, hour + 7200) == 32.0
+        assert store.energy_between(MAC, hour, hour + 7200, production=True) == 0.0
+    assert store.flush(force=True)
+    assert store.energy_between(MAC, hour, hour + 7200) == 32.0
