@@ -288,3 +288,14 @@ def test_cli_turns_any_failure_into_a_message_and_exit_code(
     monkeypatch.setenv("PWTUI_DEBUG", "1")
     with pytest.raises(type(exc)):
         main(["import-legacy", str(tmp_path)])
+
+
+def test_subcommands_do_not_import_the_command_line() -> None:
+    """UsageError/DeviceError live in pwtui/errors.py: no import circle through cli.py."""
+    offenders = [
+        p.name
+        for p in (REPO / "pwtui").rglob("*.py")
+        if p.name not in ("cli.py", "__main__.py")
+        and ("from .cli import" in p.read_text() or "pwtui.cli" in p.read_text())
+    ]
+    assert offenders == []
