@@ -22,7 +22,7 @@ from pathlib import Path
 from . import csvlines
 from .atomic import write_atomic
 from .csvlines import CsvLineError, Record
-from .userfile import UserFileError, physical_lines, read_user_text, strip_bom
+from .userfile import UserFileError, UserText, physical_lines, read_user_text, strip_bom
 
 COLUMNS = ("mac", "name", "savelog", "monitor", "switch_state", "schedule_state", "schedule")
 OPTIONAL = ("location", "log_interval", "production", "always_on")
@@ -218,8 +218,18 @@ def format_control(rows: Iterable[ControlRow]) -> str:
 
 
 def write_control(path: Path, rows: Iterable[ControlRow]) -> None:
-    """A new file with exactly these rows (for creating one; edits go through update_row)."""
-    write_atomic(path, format_control(rows))
+    """The file holds exactly these rows afterwards (existing ones in the file's order).
+
+    An existing file is edited, not regenerated: unchanged rows stay byte for byte,
+    comments, blank lines and unknown columns stay, rows no longer listed go. A file
+    that does not parse is not touched (ControlFileError): the user is typing in it.
+    """
+    rows = list(rows)
+    loaded = _load(path)
+    if loaded is None:
+        write_atomic(path, format_control(rows))
+    else:
+        _rewrite(path, *loaded, rows)
 
 
 def check_changes(**changes: object) -> ControlRow:
@@ -265,18 +275,37 @@ def update_row(path: Path, mac: str, **changes: object) -> ControlRow:
     if changes.get("location") == "":
         changes["location"] = None  # an empty cell means "as in pwtui.toml"
     check_changes(**changes)
+    loaded = _load(path)
+    if loaded is None:
+        row = replace(ControlRow(mac), **changes)  # type: ignore[arg-type]
+        write_atomic(path, format_control([row]))
+        return row
+    src, parsed = loaded
+    old = next((r for _, r in parsed.rows if r.mac == mac), None)
+    row = replace(old or ControlRow(mac), **changes)  # type: ignore[arg-type]
+    rows = [row if r.mac == mac else r for _, r in parsed.rows]
+    _rewrite(path, src, parsed, rows if old else [*rows, row])
+    return row
+
+
+def _load(path: Path) -> tuple[UserText, _Parsed] | None:
+    """The file's text and parse for an edit; None when it does not exist; a file that
+    cannot be read or parsed is ControlFileError, so it is never overwritten."""
     try:
         src = read_user_text(path)
     except FileNotFoundError:
-        row = replace(ControlRow(mac), **changes)  # type: ignore[arg-type]
-        write_control(path, [row])
-        return row
+        return None
     except UserFileError as exc:
         raise ControlFileError(f"{exc}; not rewritten") from None
     try:
-        parsed = _parse(src.text, str(path))
+        return src, _parse(src.text, str(path))
     except ControlFileError as exc:
         raise ControlFileError(f"{exc}; not rewritten") from None
+
+
+def _rewrite(path: Path, src: UserText, parsed: _Parsed, rows: list[ControlRow]) -> None:
+    """Write `rows` into the parsed file's text: changed rows replace their lines (keeping
+    unknown columns), missing ones are dropped, new ones appended, all else stays."""
     lines = physical_lines(src.text)
     nl = src.newline
     if lines and not lines[-1].endswith(("\n", "\r")):
@@ -284,27 +313,27 @@ def update_row(path: Path, mac: str, **changes: object) -> ControlRow:
     header = parsed.header
     raw_header = lines[parsed.header_record.first]
     sep = ", " if ", " in raw_header else ","
-
-    old = next(((rec, r) for rec, r in parsed.rows if r.mac == mac), None)
-    row = replace(old[1] if old else ControlRow(mac), **changes)  # type: ignore[arg-type]
-    wanted = [n for n in OPTIONAL if getattr(row, n) is not None and n not in header]
+    wanted = [n for n in OPTIONAL if n not in header and any(getattr(r, n) is not None for r in rows)]
     if wanted:
         lines[parsed.header_record.first] = csvlines.widen_header(raw_header, wanted, sep, nl)
         header = [*header, *wanted]
 
-    cells = [""] * len(header)
-    if old is not None:
-        kept = csvlines.cells(old[0].cells)
+    def text(row: ControlRow, kept: list[str]) -> str:
+        cells = [""] * len(header)
         cells[: len(kept)] = kept
-    for i, name in enumerate(header):
-        if name in _FIELDS:
-            cells[i] = _cell_text(row, name)
-    while cells and cells[-1] == "":
-        cells.pop()
-    text = csvlines.join(cells, sep) + nl
-    if old is not None:
-        lines[old[0].first : old[0].end] = [text]
-    else:
-        lines.append(text)
+        for i, name in enumerate(header):
+            if name in _FIELDS:
+                cells[i] = _cell_text(row, name)
+        while cells and cells[-1] == "":
+            cells.pop()
+        return csvlines.join(cells, sep) + nl
+
+    new = {r.mac: r for r in rows}
+    for rec, old in reversed(parsed.rows):  # from the end, so earlier line numbers hold
+        row = new.pop(old.mac, None)
+        if row is None:
+            del lines[rec.first : rec.end]
+        elif row != old:
+            lines[rec.first : rec.end] = [text(row, csvlines.cells(rec.cells))]
+    lines += [text(row, []) for row in new.values()]
     write_atomic(path, ("\ufeff" if src.bom else "") + "".join(lines))
-    return row

@@ -8,6 +8,7 @@ import stat
 import subprocess
 import threading
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -416,3 +417,67 @@ def test_a_file_with_several_byte_order_marks_round_trips(tmp_path: Path) -> Non
     scheds = read_schedules(p)
     write_schedules(p, scheds)
     assert p.read_bytes() == b"\xef\xbb\xbf" + EXAMPLE.read_bytes() and read_schedules(p) == scheds
+
+
+def test_write_control_edits_in_place_and_never_over_a_broken_file(tmp_path: Path) -> None:
+    p = tmp_path / "c.csv"
+    p.write_bytes(COMMENTED.encode())
+    rows = read_control(p)
+    tv, fridge = rows
+    write_control(p, [replace(fridge, switch_state=False), ControlRow("000D6F0001000009", "new")])
+    assert p.read_bytes().decode() == (
+        "# my circles — do not reorder\r\n"
+        "mac, name, savelog, monitor, switch_state, schedule_state, schedule, room,\r\n"
+        "\r\n"
+        "# the fridge must stay on\r\n"
+        "000D6F0001000001, fridge, yes, yes, off, off, , kitchen\r\n"
+        "000D6F0001000009, new, yes, yes, on, off\r\n"
+    )
+    before = p.read_bytes()
+    write_control(p, read_control(p))  # nothing changed: not one byte either
+    assert p.read_bytes() == before
+    p.write_bytes(before + b"000D6F00010000")
+    with pytest.raises(ControlFileError, match="not rewritten"):
+        write_control(p, [tv])
+    assert p.read_bytes() == before + b"000D6F00010000"
+
+
+def test_a_switch_from_the_console_keeps_comments_and_a_half_typed_row(tmp_path: Path) -> None:
+    """The reported case: the engine's rewrite after a switch lost the user's comments and
+    the row being typed."""
+    url = "sim://?circles=2&seed=9&latency=0"
+    virtual.forget(url)
+    (tmp_path / "pwtui.toml").write_text(
+        f'[stick]\nport = "{url}"\ntimeout = 2.0\n[logging]\npower_interval = 1\n'
+        '[[circle]]\nmac = "000D6F0001000001"\nname = "fridge"\n'
+        '[[circle]]\nmac = "000D6F0001000002"\nname = "tv"\n'
+    )
+    cfg = load_config(tmp_path / "pwtui.toml")
+    cfg.paths.control.write_bytes(COMMENTED.encode())
+    events: list[E.Event] = []
+    engine = Engine(cfg, on_event=events.append)
+    stop = threading.Event()
+    thread = threading.Thread(target=engine.run, args=(stop,), daemon=True)
+    thread.start()
+
+    def result(cid: int) -> E.CommandResult | None:
+        return next((e for e in events if isinstance(e, E.CommandResult) and e.command_id == cid), None)
+
+    try:
+        wait_for(lambda: any(c.online for c in engine.snapshot().circles if c.mac == "000D6F0001000002"))
+        cid = engine.submit(E.Switch("000D6F0001000002", False))
+        wait_for(lambda: result(cid) is not None)
+        assert cfg.paths.control.read_bytes().decode() == COMMENTED.replace(
+            "000D6F0001000002, tv, yes, yes, on, off, , living,",
+            "000D6F0001000002, tv, yes, yes, off, off, , living",
+        )
+        half = cfg.paths.control.read_bytes() + b"000D6F0001000003, lam"
+        cfg.paths.control.write_bytes(half)
+        cid = engine.submit(E.Switch("000D6F0001000002", True))
+        wait_for(lambda: result(cid) is not None)
+        assert cfg.paths.control.read_bytes() == half  # not overwritten
+        said = [e.message for e in events if isinstance(e, E.CommandResult | E.EngineLog)]
+        assert any(f"{cfg.paths.control}, line 7" in m for m in said), said
+    finally:
+        stop.set()
+        thread.join(10)
