@@ -3,28 +3,22 @@
 Exit codes: 0 success, 1 device/communication failure, 2 bad usage or input.
 Handlers live in the modules named for what they do; this file only parses
 arguments and maps failures to exit codes, so that no traceback ever reaches
-the user.
+the user (PWTUI_DEBUG=1 shows one for an unexpected failure).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 
 from . import __version__
+from .errors import DeviceError, UsageError
 
 EXIT_OK = 0
 EXIT_DEVICE = 1
 EXIT_USAGE = 2
-
-
-class UsageError(Exception):
-    """Bad arguments or input; exit code 2."""
-
-
-class DeviceError(Exception):
-    """The stick or a circle failed; exit code 1."""
 
 
 class _Parser(argparse.ArgumentParser):
@@ -176,6 +170,33 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return EXIT_OK
+    except Exception as exc:  # the last line of defence: a message and an exit code, no traceback
+        if os.environ.get("PWTUI_DEBUG"):
+            raise
+        code, text = _unexpected(exc)
+        print(f"pwtui: {text}", file=sys.stderr)
+        return code
+
+
+def _unexpected(exc: Exception) -> tuple[int, str]:
+    """Exit code and message for a failure no handler turned into Usage/DeviceError."""
+    from protocol.errors import PlugwiseError
+
+    from .config import ConfigError
+    from .controlfile import ControlFileError
+    from .schedulefile import ScheduleFileError
+    from .store import StoreError
+
+    if isinstance(exc, ConfigError | ControlFileError | ScheduleFileError | StoreError):
+        return EXIT_USAGE, str(exc)
+    if isinstance(exc, PlugwiseError):
+        return EXIT_DEVICE, str(exc)
+    if isinstance(exc, TimeoutError):
+        return EXIT_DEVICE, f"no answer in time{f' ({exc})' if str(exc) else ''}"
+    if isinstance(exc, OSError):
+        return EXIT_DEVICE, str(exc)
+    where = "set PWTUI_DEBUG=1 to see where, and please report it"
+    return EXIT_DEVICE, f"internal error: {type(exc).__name__}: {exc} ({where})"
 
 
 if __name__ == "__main__":

@@ -6,12 +6,15 @@ naming the file, table and key, so a user fixes the file in one go.
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from .userfile import UserFileError, read_user_text, strip_bom
 
 MAC_RE = re.compile(r"^[0-9A-Fa-f]{16}$")
 DEFAULT_PORT = "sim://?circles=8&seed=1&history=30"
@@ -131,7 +134,7 @@ SCHEMA: dict[str, _Spec] = {
     "paths": {
         "data": (str, "data"),
         "control": (str, "plugwise_control.csv"),
-        "schedules": (str, "schedule.csv"),
+        "schedules": (str, ""),  # "" = schedule.csv in the data folder (never the checkout's)
         "comm_log": (str, ""),
     },
     "logging": {"power_interval": (int, 10), "legacy_files": (bool, False), "commit_interval": (int, 0)},
@@ -200,9 +203,11 @@ def _take(where: str, table: dict[str, Any], spec: _Spec, problems: list[str]) -
 def parse_config(text: str, path: Path | None = None) -> Config:
     name = str(path) if path else "pwtui.toml"
     try:
-        raw = tomllib.loads(text)
+        raw = tomllib.loads(strip_bom(text))  # a BOM is legal TOML to a person, not to tomllib
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError([f"{name}: {exc}"]) from None
+    except RecursionError:
+        raise ConfigError([f"{name}: arrays or tables nested too deeply"]) from None
     problems: list[str] = []
     for key, value in raw.items():
         if key not in SCHEMA and key != "circle":
@@ -228,7 +233,7 @@ def parse_config(text: str, path: Path | None = None) -> Config:
         problems.append(f"{name} [web]: 'port' must be 1…65535, not {web['port']}")
     if not st["port"].strip():
         problems.append(f"{name} [stick]: 'port' is empty")
-    if st["timeout"] <= 0:
+    if not math.isfinite(st["timeout"]) or st["timeout"] <= 0:
         problems.append(f"{name} [stick]: 'timeout' must be > 0 seconds")
     if not 1 <= st["window"] <= 64:
         problems.append(f"{name} [stick]: 'window' must be 1…64")
@@ -244,7 +249,7 @@ def parse_config(text: str, path: Path | None = None) -> Config:
         problems.append(f"{name} [engine]: 'manual_switch' must be one of {', '.join(MANUAL_SWITCH)}")
     if not 0 <= en["clock_sync_hour"] <= 23:
         problems.append(f"{name} [engine]: 'clock_sync_hour' must be 0…23")
-    if en["max_drift"] <= 0:
+    if not math.isfinite(en["max_drift"]) or en["max_drift"] <= 0:
         problems.append(f"{name} [engine]: 'max_drift' must be > 0 seconds")
     if not 1 <= en["history_blocks_per_cycle"] <= 1000:
         problems.append(f"{name} [engine]: 'history_blocks_per_cycle' must be 1…1000")
@@ -303,7 +308,7 @@ def parse_config(text: str, path: Path | None = None) -> Config:
         paths=PathsConfig(
             data=resolve(pa["data"]),
             control=resolve(pa["control"]),
-            schedules=resolve(pa["schedules"]),
+            schedules=resolve(pa["schedules"]) if pa["schedules"] else resolve(pa["data"]) / "schedule.csv",
             comm_log=resolve(pa["comm_log"]) if pa["comm_log"] else None,
         ),
         logging=LoggingConfig(**lo),
@@ -325,13 +330,14 @@ def parse_config(text: str, path: Path | None = None) -> Config:
 
 
 def load_config(path: str | os.PathLike[str]) -> Config:
+    """The file at `path`, validated; every problem (also encoding and size) is a ConfigError."""
     p = Path(path)
     try:
-        text = p.read_text(encoding="utf-8")
+        text = read_user_text(p).text
     except FileNotFoundError:
         raise ConfigError([f"{p}: no such file"]) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError([f"{p}: cannot read: {exc}"]) from None
+    except UserFileError as exc:
+        raise ConfigError([str(exc)]) from None
     return parse_config(text, p.resolve())
 
 

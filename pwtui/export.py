@@ -21,7 +21,7 @@ from typing import TextIO
 
 from protocol import units
 
-from .cli import UsageError
+from .errors import UsageError
 from .headless import resolve_config
 from .oneshot import parse_mac
 from .store import DB_NAME, Interval, Store, StoreError

@@ -14,9 +14,9 @@ import threading
 from pathlib import Path
 
 from . import events as E
-from .cli import UsageError
 from .config import Config, ConfigError, find_config, load_config, parse_config
 from .engine import Engine
+from .errors import UsageError
 from .lock import LockHeld, acquire
 
 log = logging.getLogger("pwtui")

@@ -15,22 +15,56 @@ import io
 import json
 import re
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
 from protocol.schedules import WeekSchedule
 
 from .atomic import write_atomic
-from .cli import UsageError
-from .config import ConfigError, load_config, parse_config
+from .config import ConfigError, parse_config
 from .controlfile import ControlFileError, ControlRow, format_control, parse_control
-from .legacy_history import import_history, locate_datalog
+from .errors import UsageError
+from .legacy_import_logs import import_logs
 from .schedulefile import NamedSchedule, ScheduleFileError, format_schedules, parse_schedules
-from .store import DB_NAME, Store, StoreError
+from .userfile import UserFileError, read_user_text
 
 MAC = re.compile(r"^[0-9A-Fa-f]{16}$")
 PW2PY_PREFIX = "__PW2PY__"
+MQTT_KEYS = {"mqtt_ip": "host", "mqtt_port": "port", "mqtt_user": "username", "mqtt_password": "password"}
+
+
+def _text(value: object) -> str:
+    """A JSON value as text; lone surrogates (from `\\ud800` escapes) cannot be written
+    as UTF-8 and become U+FFFD."""
+    s = value if isinstance(value, str) else "" if value is None else str(value)
+    return "".join("\ufffd" if "\ud800" <= ch <= "\udfff" else ch for ch in s)
+
+
+def _toml_str(value: str) -> str:
+    """A TOML basic string: JSON's escapes are TOML's, plus DEL, which JSON leaves raw."""
+    return json.dumps(value, ensure_ascii=False).replace("\x7f", "\\u007f")
+
+
+def _read(path: Path) -> str:
+    """A legacy file's text (BOM allowed); not UTF-8 or unreadable: UsageError naming it."""
+    try:
+        return read_user_text(path).text
+    except (UserFileError, OSError) as exc:
+        raise UsageError(
+            str(exc) if isinstance(exc, UserFileError) else f"{path}: cannot read: {exc}"
+        ) from None
+
+
+def _object(value: object, where: str) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise UsageError(f"{where}: must be a JSON object {{...}}, not {type(value).__name__}")
+    return value
+
+
+def _list(value: object, where: str) -> list[Any]:
+    if not isinstance(value, list):
+        raise UsageError(f"{where}: must be a JSON list [...], not {type(value).__name__}")
+    return value
 
 
 class Importer:
@@ -41,7 +75,8 @@ class Importer:
         self.circles: list[dict[str, Any]] = []
         self.control: list[ControlRow] = []
         self.schedules: dict[str, NamedSchedule] = {}
-        self.host: dict[str, Any] = {}
+        self.host: dict[str, Any] = {}  # pw-hostconfig.json: where its logs were
+        self.mqtt: dict[str, str | int] = {}
 
     def note(self, text: str) -> None:
         self.notes.append(text)
@@ -49,46 +84,47 @@ class Importer:
     def _json(self, name: str) -> Any:
         path = self.folder / name
         try:
-            return json.loads(path.read_text(encoding="utf-8"))
+            return json.loads(_read(path))
+        except RecursionError:
+            raise UsageError(f"{path}: nested too deeply") from None
         except ValueError as exc:
             raise UsageError(f"{path}: not valid JSON ({exc})") from None
 
     def read(self) -> None:
         f = self.folder
         if (f / "pw-hostconfig.json").exists():
-            host = self._json("pw-hostconfig.json")
-            self.host = host if isinstance(host, dict) else {}
-            self.port = str(host.get("serial") or self.port)
-            for key in sorted(set(host) - {"serial"}):
-                self.note(f"pw-hostconfig.json: '{key}' is not used by pwtui (data lives in [paths] data)")
+            host = _object(self._json("pw-hostconfig.json"), f"{f / 'pw-hostconfig.json'}")
+            self.host = host
+            self.port = _text(host.get("serial")) or self.port
+            self._mqtt(host)
+            for key in sorted(set(host) - {"serial", *MQTT_KEYS}):
+                if key not in ("permanent_path", "tmp_path", "log_path"):
+                    self.note(f"pw-hostconfig.json: '{key}' is not used by pwtui")
         else:
             self.note("no pw-hostconfig.json: port set to /dev/ttyUSB0, change [stick] port if needed")
         if (f / "pw-conf.json").exists():
-            for i, entry in enumerate(self._json("pw-conf.json").get("static", []), 1):
+            where = str(f / "pw-conf.json")
+            conf = _object(self._json("pw-conf.json"), where)
+            for i, entry in enumerate(_list(conf.get("static", []), f"{where}: 'static'"), 1):
                 self._circle(entry, f"pw-conf.json entry {i}")
         elif (f / "plugwise.cfg").exists():
-            text = (f / "plugwise.cfg").read_text(encoding="utf-8")
-            rows = [
-                [c.strip() for c in r] for r in csv.reader(io.StringIO(text)) if any(c.strip() for c in r)
-            ]
-            if rows:
-                header = [h.lower() for h in rows[0]]
-                for n, r in enumerate(rows[1:], 2):
-                    self._circle(dict(zip(header, r, strict=False)), f"plugwise.cfg line {n}")
+            self._plugwise_cfg(f / "plugwise.cfg")
         else:
             self.note("no pw-conf.json or plugwise.cfg: no circles configured")
         if (f / "schedule.csv").exists():
             try:
-                self.schedules.update(
-                    parse_schedules((f / "schedule.csv").read_text(encoding="utf-8"), str(f / "schedule.csv"))
-                )
+                self.schedules.update(parse_schedules(_read(f / "schedule.csv"), str(f / "schedule.csv")))
             except ScheduleFileError as exc:
                 self.note(f"{exc}; schedule.csv not carried over")
         for path in sorted((f / "schedules").glob("*.json")) if (f / "schedules").is_dir() else []:
             try:
-                data = json.loads(path.read_text(encoding="utf-8"))
+                data = json.loads(_read(path))
+                if not isinstance(data, dict):
+                    raise TypeError("not a JSON object")
                 week = WeekSchedule.from_days(data["schedule"])
-            except (ValueError, KeyError, TypeError) as exc:
+                if any(not -1 <= v <= 32767 for v in week.slots):
+                    raise ValueError("values must be -1 (on), 0 (off) or watts up to 32767")
+            except (ValueError, KeyError, TypeError, OverflowError, RecursionError) as exc:
                 self.note(f"{path}: not a week schedule ({exc}); skipped")
                 continue
             name = path.stem
@@ -98,18 +134,19 @@ class Importer:
                     f"pw-control.json refers to)"
                 )
             self.schedules[name] = NamedSchedule(
-                name, week, {"Type": "", "Parameters": data.get("description", "")}
+                name, week, {"Type": "", "Parameters": _text(data.get("description", ""))}
             )
         if (f / "pw-control.json").exists():
-            data = self._json("pw-control.json")
-            if data.get("log_comm") == "yes":
+            where = str(f / "pw-control.json")
+            control = _object(self._json("pw-control.json"), where)
+            if control.get("log_comm") == "yes":
                 self.note("pw-control.json: log_comm → set [paths] comm_log in pwtui.toml to log frames")
-            for i, d in enumerate(data.get("dynamic", []), 1):
+            for i, d in enumerate(_list(control.get("dynamic", []), f"{where}: 'dynamic'"), 1):
                 self._control(d, f"pw-control.json entry {i}")
         elif (f / "plugwise_control.csv").exists():
             try:
                 self.control = parse_control(
-                    (f / "plugwise_control.csv").read_text(encoding="utf-8"), str(f / "plugwise_control.csv")
+                    _read(f / "plugwise_control.csv"), str(f / "plugwise_control.csv")
                 )
             except ControlFileError as exc:
                 self.note(f"{exc}; control file not carried over")
@@ -123,14 +160,50 @@ class Importer:
             for r in self.control
         ]
 
-    def _circle(self, e: dict[str, Any], where: str) -> None:
-        mac = str(e.get("mac", "")).strip()
+    def _plugwise_cfg(self, path: Path) -> None:
+        """The early circle list: a CSV with a header (mac, name, location, …)."""
+        try:
+            rows = [
+                [c.strip() for c in r]
+                for r in csv.reader(io.StringIO(_read(path), newline=""))
+                if any(c.strip() for c in r)
+            ]
+        except csv.Error as exc:
+            raise UsageError(f"{path}: not CSV ({exc})") from None
+        if rows:
+            header = [h.lower() for h in rows[0]]
+            for n, r in enumerate(rows[1:], 2):
+                self._circle(dict(zip(header, r, strict=False)), f"plugwise.cfg line {n}")
+
+    def _mqtt(self, host: dict[str, Any]) -> None:
+        """Plugwise-2-py's broker settings (mqtt_ip …) become pwtui.toml's [mqtt]."""
+        for key, ours in MQTT_KEYS.items():
+            if key not in host:
+                continue
+            value = _text(host[key]).strip()
+            if ours == "port":
+                try:
+                    port = int(value or 1883)
+                except ValueError:
+                    port = 0
+                if not 1 <= port <= 65535:
+                    self.note(f"pw-hostconfig.json: mqtt_port {value!r} is not a port (1…65535); 1883 used")
+                    port = 1883
+                self.mqtt["port"] = port
+            else:
+                self.mqtt[ours] = value
+
+    def _circle(self, e: object, where: str) -> None:
+        if not isinstance(e, dict):
+            self.note(f"{where}: not an object; skipped")
+            return
+        mac = _text(e.get("mac", "")).strip()
         if not MAC.match(mac):
             self.note(f"{where}: mac {mac!r} is not 16 hex digits; skipped")
             return
         try:
-            interval = int(str(e.get("loginterval", "60")).strip() or 60)
-        except ValueError:
+            interval = int(_text(e.get("loginterval", "60")).strip() or 60)
+        except (ValueError, OverflowError):
             self.note(f"{where}: loginterval {e.get('loginterval')!r} is not a number; 60 used")
             interval = 60
         if not 1 <= interval <= 60:
@@ -140,27 +213,33 @@ class Importer:
         self.circles.append(
             {
                 "mac": mac.upper(),
-                "name": str(e.get("name", "")).strip(),
-                "location": str(e.get("location", "")).strip(),
-                "category": str(e.get("category", "")).strip(),
+                "name": _text(e.get("name", "")).strip(),
+                "location": _text(e.get("location", "")).strip(),
+                "category": _text(e.get("category", "")).strip(),
                 "log_interval": interval,
-                "production": str(e.get("production", "")).strip().lower() in truthy,
-                "always_on": str(e.get("always_on", "")).strip().lower() in truthy,
+                "production": _text(e.get("production", "")).strip().lower() in truthy,
+                "always_on": _text(e.get("always_on", "")).strip().lower() in truthy,
             }
         )
 
-    def _control(self, d: dict[str, Any], where: str) -> None:
-        mac = str(d.get("mac", "")).upper()
+    def _control(self, d: object, where: str) -> None:
+        if not isinstance(d, dict):
+            self.note(f"{where}: not an object; skipped")
+            return
+        mac = _text(d.get("mac", "")).strip().upper()
         if not MAC.match(mac):
             self.note(f"{where}: mac {mac!r} is not 16 hex digits; skipped")
             return
-        sched = str(d.get("schedule", ""))
+        if any(r.mac == mac for r in self.control):
+            self.note(f"{where}: {mac} appears twice; the first entry is kept")
+            return
+        sched = _text(d.get("schedule", "")).strip()
         if sched.startswith(PW2PY_PREFIX):
             sched = sched[len(PW2PY_PREFIX) :]
         self.control.append(
             ControlRow(
                 mac=mac,
-                name=str(d.get("name", "")),
+                name=_text(d.get("name", "")).strip(),
                 savelog=d.get("savelog") == "yes",
                 monitor=d.get("monitor") == "yes",
                 switch_state=d.get("switch_state") != "off",
@@ -170,8 +249,7 @@ class Importer:
         )
 
     def toml(self) -> str:
-        def s(v: str) -> str:
-            return json.dumps(v, ensure_ascii=False)
+        s = _toml_str
 
         lines = [
             "# Imported from a Plugwise-2-py folder by pwtui import-legacy.",
@@ -192,6 +270,13 @@ class Importer:
             'manual_switch = "disable_schedule"   # as Plugwise-2-py did',
             "",
         ]
+        if self.mqtt:
+            lines += ["[mqtt]   # from pw-hostconfig.json (mqtt_ip, mqtt_port, mqtt_user, mqtt_password)"]
+            lines += [
+                f"{key} = {value}" if isinstance(value, int) else f"{key} = {s(value)}"
+                for key, value in self.mqtt.items()
+            ]
+            lines.append("")
         for c in self.circles:
             lines += [
                 "[[circle]]",
@@ -221,85 +306,46 @@ def main(args: argparse.Namespace) -> int:
         raise UsageError(f"--logs {logs}: not a folder")
     out = Path(args.out)
     imp = Importer(folder)
-    imp.read()
+    try:
+        imp.read()
+    except OSError as exc:
+        raise UsageError(f"{folder}: cannot read: {exc}") from None
     files = {out / "pwtui.toml": imp.toml(), out / "plugwise_control.csv": format_control(imp.control)}
     if imp.schedules:
         files[out / "schedule.csv"] = format_schedules(imp.schedules)
     existing = [p for p in files if p.exists()]
     if existing and (out / "pwtui.toml") not in existing:
-        names = ", ".join(str(p) for p in existing)
-        raise UsageError(f"will not overwrite {names}; choose another --out folder")
+        raise UsageError(f"will not overwrite {', '.join(map(str, existing))}; choose another --out folder")
     if existing:
         # A second import: the configuration written the first time (maybe edited since) stays.
         print(f"kept {out / 'pwtui.toml'} and the files beside it (imported before)", file=sys.stderr)
     else:
-        try:
-            parse_config(files[out / "pwtui.toml"], out / "pwtui.toml")
-        except ConfigError as exc:
-            raise UsageError(f"the imported configuration is not valid: {exc}") from None
-        for path, text in files.items():
-            write_atomic(path, text)
-            print(f"wrote {path}", file=sys.stderr)
-        print(
-            f"imported {len(imp.circles)} circles, {len(imp.control)} control rows, "
-            f"{len(imp.schedules)} schedules",
-            file=sys.stderr,
-        )
+        _write_config(out, files, imp)
     for n in imp.notes:
         print(f"not carried over: {n}", file=sys.stderr)
-    return _import_logs(folder, out, logs, imp, bool(getattr(args, "json", False)))
-
-
-def _import_logs(folder: Path, out: Path, logs: Path | None, imp: Importer, as_json: bool) -> int:
-    """Plugwise-2-py's logged history into the store of the configuration under `out`."""
-    datalog = locate_datalog(folder, imp.host, logs)
-    if datalog is None:
-        print("no Plugwise-2-py logs found (datalog/); use --logs DIR to name the folder", file=sys.stderr)
-        return 0
-    try:
-        config = load_config(out / "pwtui.toml")
-    except ConfigError as exc:
-        raise UsageError(f"cannot import the logs: {exc}") from None
-    print(f"importing logs from {datalog} into {config.paths.data / DB_NAME}", file=sys.stderr)
     production = {str(c["mac"]) for c in imp.circles if c["production"]}
-    progress = _json_progress if as_json else _bar_progress if sys.stderr.isatty() else None
-    try:
-        store = Store(config.paths.data / DB_NAME)
-    except StoreError as exc:
-        raise UsageError(str(exc)) from None
-    started = time.monotonic()
-    try:
-        report = import_history(datalog, store, production, progress)
-    finally:
-        store.close()
-    elapsed = max(time.monotonic() - started, 1e-6)
-    rows = report.power_new + report.power_kept + report.energy_new + report.energy_kept
-    for n in report.notes:
-        print(f"log import: {n}", file=sys.stderr)
-    for d in report.differences:
-        print(f"log import: {d}", file=sys.stderr)
+    return import_logs(folder, out, imp.host, logs, production, bool(getattr(args, "json", False)))
+
+
+def _write_config(out: Path, files: dict[Path, str], imp: Importer) -> None:
+    try:  # what is written must read back: a check, not a hope
+        parse_config(files[out / "pwtui.toml"], out / "pwtui.toml")
+        parse_control(files[out / "plugwise_control.csv"], str(out / "plugwise_control.csv"))
+        if imp.schedules:
+            parse_schedules(files[out / "schedule.csv"], str(out / "schedule.csv"))
+    except (ConfigError, ControlFileError, ScheduleFileError) as exc:
+        raise UsageError(f"the imported configuration is not valid: {exc}") from None
+    secret = bool(imp.mqtt.get("password"))
+    for path, text in files.items():
+        # a file holding the broker password is readable by its owner only
+        try:
+            write_atomic(path, text, mode=0o600 if secret and path.name == "pwtui.toml" else None)
+        except OSError as exc:
+            raise UsageError(f"{path}: cannot write: {exc.strerror or exc}") from None
+        print(f"wrote {path}", file=sys.stderr)
+    if secret:
+        print(f"{out / 'pwtui.toml'} holds the MQTT password: made readable by you only", file=sys.stderr)
     print(
-        f"logs: {report.files} files, {report.power_new} new power samples ({report.power_kept} already "
-        f"stored), {report.energy_new} new intervals ({report.energy_kept} already stored), "
-        f"{report.corrected} lengths corrected, {rows / elapsed:,.0f} rows/s",
+        f"imported {len(imp.circles)} circles, {len(imp.control)} control rows, {len(imp.schedules)} schedules",
         file=sys.stderr,
-    )
-    if as_json:
-        print(json.dumps({"kind": "summary", **report.as_dict(), "rows_per_s": round(rows / elapsed)}))
-    return 0
-
-
-def _json_progress(done: int, total: int) -> None:
-    print(json.dumps({"kind": "progress", "files_done": done, "files": total}), flush=True)
-
-
-def _bar_progress(done: int, total: int) -> None:
-    width = 30
-    filled = width * done // max(total, 1)
-    end = "\n" if done == total else ""
-    print(
-        f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{total} files",
-        end=end,
-        file=sys.stderr,
-        flush=True,
     )

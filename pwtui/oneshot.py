@@ -19,7 +19,7 @@ from protocol.circle import Circle, CirclePlus, poll_power
 from protocol.errors import NodeRefused, NodeTimeout, PlugwiseError
 from protocol.stick import Priority, Stick
 
-from .cli import DeviceError, UsageError
+from .errors import DeviceError, UsageError
 
 _MAC = re.compile(r"^[0-9A-Fa-f]{16}$")
 

@@ -2,19 +2,27 @@
 
 `ID,Type,Name,Status,CreatedDate,DeletedDate,Day_0 … Day_6,UUID,Parameters,ChangedDate`,
 each Day_n 96 `;`-separated quarter-hour values, Day_0 = Monday.  Other columns
-are kept so a load and save round-trips the file.
+are kept so a load and save round-trips the file; a save keeps the file's column
+order, BOM and line endings, and never replaces a file that does not parse.
+
+A missing file is seeded from the example shipped in the package
+(`pwtui/examples/schedule.csv`), so a first run has schedules to start from and the
+editor edits the user's copy, never a file of the checkout.
 """
 
 from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
+from importlib import resources
 from pathlib import Path
 
 from protocol.schedules import SLOTS_PER_DAY, WeekSchedule
 
 from .atomic import write_atomic
+from .userfile import UserFileError, newline_of, read_user_text, strip_bom
 
 HEADER = (
     "ID",
@@ -48,11 +56,36 @@ class NamedSchedule:
     extra: dict[str, str] = field(default_factory=dict)  # the other columns, as read
 
 
+def _rows(text: str, source: str) -> Iterator[tuple[int, list[str]]]:
+    """(line number, cells) of each CSV record; csv's own errors (a field over the
+    size limit, a NUL) become ScheduleFileError naming the line."""
+    reader = csv.reader(io.StringIO(strip_bom(text), newline=""))
+    while True:
+        try:
+            raw = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            line_no = reader.line_num or 1
+            if "field larger than field limit" in str(exc):
+                msg = f"a field is longer than {csv.field_size_limit()} characters"
+            else:
+                msg = f"not CSV ({exc})"
+            raise ScheduleFileError(f"{source}, line {line_no}: {msg}") from None
+        yield reader.line_num, raw
+
+
+def _header(text: str, source: str) -> list[str] | None:
+    for _, raw in _rows(text, source):
+        if any(c.strip() for c in raw):
+            return [c.strip() for c in raw]
+    return None
+
+
 def parse_schedules(text: str, source: str = "schedule.csv") -> dict[str, NamedSchedule]:
-    reader = csv.reader(io.StringIO(text))
     header: list[str] | None = None
     out: dict[str, NamedSchedule] = {}
-    for line_no, raw in enumerate(reader, 1):
+    for line_no, raw in _rows(text, source):
         if not any(c.strip() for c in raw):
             continue
         if header is None:
@@ -60,6 +93,11 @@ def parse_schedules(text: str, source: str = "schedule.csv") -> dict[str, NamedS
             missing = [c for c in ("Name", *DAYS) if c not in header]
             if missing:
                 raise ScheduleFileError(f"{source}, line {line_no}: header lacks {', '.join(missing)}")
+            twice = sorted({c for c in header if c and header.count(c) > 1})
+            if twice:
+                raise ScheduleFileError(
+                    f"{source}, line {line_no}: column(s) {', '.join(twice)} appear twice"
+                )
             continue
         if len(raw) != len(header):
             raise ScheduleFileError(
@@ -96,23 +134,54 @@ def parse_schedules(text: str, source: str = "schedule.csv") -> dict[str, NamedS
     return out
 
 
-def read_schedules(path: Path) -> dict[str, NamedSchedule]:
-    if not path.exists():
-        return {}
+def example_text() -> str:
+    """The example schedules shipped with pwtui."""
+    return resources.files("pwtui").joinpath("examples").joinpath("schedule.csv").read_text(encoding="utf-8")
+
+
+def seed_schedules(path: Path) -> bool:
+    """Create `path` from the shipped example when it does not exist; True if it did."""
+    if path.exists():
+        return False
     try:
-        text = path.read_text(encoding="utf-8")
+        write_atomic(path, example_text())
     except OSError as exc:
-        raise ScheduleFileError(f"{path}: cannot read: {exc.strerror or exc}") from None
+        raise ScheduleFileError(
+            f"{path}: missing, and the example cannot be copied there: {exc.strerror or exc}"
+        ) from None
+    return True
+
+
+def read_schedules(path: Path, seed: bool = True) -> dict[str, NamedSchedule]:
+    """The schedules in `path`; a missing file is first seeded from the example
+    (`seed=False`: a missing file has no schedules)."""
+    if not path.exists():
+        if not seed:
+            return {}
+        seed_schedules(path)
+    try:
+        text = read_user_text(path).text
+    except FileNotFoundError:
+        return {}
+    except UserFileError as exc:
+        raise ScheduleFileError(str(exc)) from None
     return parse_schedules(text, str(path))
 
 
-def format_schedules(schedules: dict[str, NamedSchedule]) -> str:
+def format_schedules(
+    schedules: dict[str, NamedSchedule], header: Sequence[str] = HEADER, newline: str = "\n"
+) -> str:
+    """CSV text of `schedules` in `header`'s column order; columns that only some
+    schedules carry in `extra` are added at the end so nothing read is dropped."""
+    columns = list(header)
+    for s in schedules.values():
+        columns += [k for k in s.extra if k not in columns]
     out = io.StringIO()
-    w = csv.writer(out, lineterminator="\n")
-    w.writerow(HEADER)
+    w = csv.writer(out, lineterminator=newline)
+    w.writerow(columns)
     for i, s in enumerate(schedules.values(), 1):
         row = []
-        for col in HEADER:
+        for col in columns:
             if col in DAYS:
                 row.append(";".join(str(v) for v in s.week.day(DAYS.index(col))))
             elif col == "Name":
@@ -128,7 +197,27 @@ def format_schedules(schedules: dict[str, NamedSchedule]) -> str:
 
 
 def write_schedules(path: Path, schedules: dict[str, NamedSchedule]) -> None:
-    write_atomic(path, format_schedules(schedules))
+    """Replace the file atomically, in its own column order, BOM and line endings.
+
+    A file on disk that does not parse (being edited by hand, another encoding) is
+    not overwritten: ScheduleFileError says why, and the user's text survives.
+    """
+    header: Sequence[str] = HEADER
+    bom, newline = False, "\n"
+    try:
+        src = read_user_text(path)
+    except FileNotFoundError:
+        pass
+    except UserFileError as exc:
+        raise ScheduleFileError(f"{exc}; not overwritten") from None
+    else:
+        try:
+            parse_schedules(src.text, str(path))
+        except ScheduleFileError as exc:
+            raise ScheduleFileError(f"{exc}; not overwritten") from None
+        header = _header(src.text, str(path)) or HEADER
+        bom, newline = src.bom, newline_of(src.text)
+    write_atomic(path, ("\ufeff" if bom else "") + format_schedules(schedules, header, newline))
 
 
 def rename(schedules: dict[str, NamedSchedule], old: str, new: str) -> dict[str, NamedSchedule]:

@@ -11,7 +11,7 @@ from protocol.virtual import VirtualNetwork
 from protocol.virtual.state import save_state
 from protocol.virtual.transports import PtyBridge, TcpBridge
 
-from .cli import UsageError
+from .errors import UsageError
 
 
 def _parse_hostport(text: str) -> tuple[str, int]:

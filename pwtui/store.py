@@ -3,18 +3,28 @@
 Schema in docs/ARCHITECTURE.md.  Writes are batched (one transaction per
 engine cycle) so an SD card is not worn by tiny writes; WAL plus
 transactions keep the file intact through a kill -9.
+
+A database another process keeps locked (a backup holding the write lock for
+minutes) never stops the logger: writes that cannot be committed wait in a
+bounded in-memory backlog (pwtui/backlog.py) and are committed, in order, by the
+next transaction after a backoff.  Reads go on meanwhile (WAL readers are not
+blocked by a writer).
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import sqlite3
-import time
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from .backlog import MAX_ROWS, RETRY_MAX_S, RETRY_MIN_S, Backlog
+from .storewrite import WritePath
+
+log = logging.getLogger("pwtui.store")
 
 SCHEMA_VERSION = 2
 DB_NAME = "pwtui.sqlite"
@@ -23,6 +33,8 @@ DB_NAME = "pwtui.sqlite"
 IMPORTED = 1  # from Plugwise-2-py's logs (pwtui import-legacy)
 IMPORTED_NET = 2  # consumption and production summed into one value by Plugwise-2-py
 IMPORTED_APPROX = 4  # Plugwise-2-py computed it over a wrong interval length
+WRITE_BUSY_TIMEOUT_S = 1.0  # the engine waits this long for the write lock, then queues
+CLOSE_WAIT_S = 1.0  # at close, held rows get this long to find the lock free (a stop takes < 2 s)
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS power (mac TEXT NOT NULL, ts INTEGER NOT NULL, watts REAL NOT NULL,
@@ -40,6 +52,7 @@ CREATE TABLE IF NOT EXISTS circles (mac TEXT PRIMARY KEY, name TEXT, info TEXT, 
     last_slot INTEGER, updated INTEGER);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
 """
+
 # Added in schema 2; a database of schema 1 gains them when opened for writing.
 MIGRATIONS = (
     ("power", "imported", "ALTER TABLE power ADD COLUMN imported INTEGER NOT NULL DEFAULT 0"),
@@ -74,14 +87,28 @@ class Event:
     message: str
 
 
-class Store:
-    def __init__(self, path: str | Path, readonly: bool = False) -> None:
+class Store(WritePath):
+    def __init__(
+        self,
+        path: str | Path,
+        readonly: bool = False,
+        *,
+        busy_timeout: float = WRITE_BUSY_TIMEOUT_S,
+        max_backlog: int = MAX_ROWS,
+        retry_min: float = RETRY_MIN_S,
+        retry_max: float = RETRY_MAX_S,
+        on_warning: Callable[[str], None] | None = None,
+    ) -> None:
+        """`busy_timeout`: how long one commit waits for another process's write lock
+        before its rows are held back (so a poll cycle is never stalled for long);
+        `on_warning` hears about held and dropped rows besides the log."""
         self.path = Path(path)
         try:
             if readonly:
                 self.db = sqlite3.connect(
                     f"file:{self.path}?mode=ro", uri=True, timeout=10, check_same_thread=False
                 )
+                self.db.execute("PRAGMA busy_timeout=10000")
             else:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
                 self.db = sqlite3.connect(
@@ -89,100 +116,50 @@ class Store:
                 )
                 self.db.execute("PRAGMA journal_mode=WAL")
                 self.db.execute("PRAGMA synchronous=NORMAL")
-                self.db.executescript(SCHEMA)
+                self.db.executescript(SCHEMA)  # no write lock needed when the tables exist
                 self._migrate()
-                self.db.execute(
-                    "INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
-                )
-            self.db.execute("PRAGMA busy_timeout=10000")
+                if self._schema_version() is None:
+                    self.db.execute(
+                        "INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
+                    )
+                self._set_busy_timeout(busy_timeout)
         except sqlite3.DatabaseError as exc:
             raise StoreError(f"{self.path}: cannot open the database: {exc}") from None
-        self._in_batch = False
-
-    def close(self) -> None:
-        self.db.close()
+        self._init_writes(Backlog(max_backlog, retry_min, retry_max, warn=on_warning))
 
     def _migrate(self) -> None:
         for table, column, sql in MIGRATIONS:
             columns = {r[1] for r in self.db.execute(f"PRAGMA table_info({table})")}
             if column not in columns:
                 self.db.execute(sql)
-        self.db.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
-
-    @contextmanager
-    def batch(self) -> Iterator[None]:
-        """One transaction for everything inside: all of it lands, or none."""
-        if self._in_batch:
-            yield
-            return
-        self._in_batch = True
-        self.db.execute("BEGIN IMMEDIATE")
-        try:
-            yield
-        except BaseException:
-            self.db.execute("ROLLBACK")
-            raise
-        else:
-            self.db.execute("COMMIT")
-        finally:
-            self._in_batch = False
-
-    # --- writes ------------------------------------------------------------------------
-
-    def add_power(self, samples: Iterable[tuple[str, int, float]]) -> None:
-        self.db.executemany("INSERT OR REPLACE INTO power (mac, ts, watts) VALUES (?, ?, ?)", list(samples))
-
-    def add_intervals(self, intervals: Iterable[Interval]) -> list[Interval]:
-        """Store each interval once; a re-read replaces its own row (a partly written
-        block may have grown). Returns the intervals that were new."""
-        new = []
-        for i in intervals:
-            cur = self.db.execute(
-                "SELECT 1 FROM energy WHERE mac=? AND production=? AND end_ts=?",
-                (i.mac, int(i.production), i.end_ts),
-            ).fetchone()
-            if cur is None:
-                new.append(i)
+        if self._schema_version() not in (None, str(SCHEMA_VERSION)):
             self.db.execute(
-                "INSERT OR REPLACE INTO energy (mac, end_ts, production, start_ts, wh, block)"
-                " VALUES (?, ?, ?, ?, ?, ?)",
-                (i.mac, i.end_ts, int(i.production), i.start_ts, i.wh, i.block),
+                "INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
             )
-        return new
 
-    def add_event(self, mac: str | None, kind: str, message: str, ts: int | None = None) -> None:
-        self.db.execute(
-            "INSERT INTO events (ts, mac, kind, message) VALUES (?, ?, ?, ?)",
-            (int(ts if ts is not None else time.time()), mac, kind, message),
-        )
+    def _schema_version(self) -> str | None:
+        row = self.db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+        return None if row is None else str(row[0])
 
-    def set_circle(
-        self,
-        mac: str,
-        *,
-        name: str | None = None,
-        info: dict[str, Any] | None = None,
-        last_block: int | None = None,
-        last_slot: int | None = None,
-    ) -> None:
-        row = self.db.execute(
-            "SELECT name, info, last_block, last_slot FROM circles WHERE mac=?", (mac,)
-        ).fetchone()
-        old_name, old_info, old_block, old_slot = row if row else (None, None, None, None)
-        merged = json.loads(old_info) if old_info else {}
-        if info:
-            merged.update(info)
-        self.db.execute(
-            "INSERT OR REPLACE INTO circles VALUES (?, ?, ?, ?, ?, ?)",
-            (
-                mac,
-                name if name is not None else old_name,
-                json.dumps(merged),
-                last_block if last_block is not None else old_block,
-                last_slot if last_slot is not None else old_slot,
-                int(time.time()),
-            ),
-        )
+    def _set_busy_timeout(self, seconds: float) -> None:
+        self.db.execute(f"PRAGMA busy_timeout={int(seconds * 1000)}")
+
+    def close(self) -> None:
+        """Commit what is held (waiting a while for the lock), then close. Rows that
+        still cannot be written are reported, never dropped silently."""
+        if len(self.backlog):
+            self._set_busy_timeout(CLOSE_WAIT_S)
+            self.flush(force=True)
+            if len(self.backlog):
+                log.error(
+                    "%s: closing with %d rows not written (%s)",
+                    self.path,
+                    len(self.backlog),
+                    self.backlog.error,
+                )
+        self.db.close()
+
+    # --- writes: pwtui/storewrite.py (held back while another process has the lock) ------
 
     # --- reads -------------------------------------------------------------------------
 
@@ -190,28 +167,36 @@ class Store:
         row = self.db.execute(
             "SELECT name, info, last_block, last_slot FROM circles WHERE mac=?", (mac,)
         ).fetchone()
-        if row is None:
+        held = self._held_circle_ops(mac)
+        if row is None and not held:
             return None
-        return {
-            "name": row[0],
-            "info": json.loads(row[1]) if row[1] else {},
-            "last_block": row[2],
-            "last_slot": row[3],
-        }
+        name, info_text, last_block, last_slot = row if row else (None, None, None, None)
+        info = json.loads(info_text) if info_text else {}
+        for op in held:  # changes not committed yet still count (e.g. the last block read)
+            _, h_name, h_info, h_block, h_slot, _ = op.row
+            name = h_name if h_name is not None else name
+            info.update(h_info or {})
+            last_block = h_block if h_block is not None else last_block
+            last_slot = h_slot if h_slot is not None else last_slot
+        return {"name": name, "info": info, "last_block": last_block, "last_slot": last_slot}
 
     def energy_between(self, mac: str, start_ts: int, end_ts: int, production: bool = False) -> float:
-        row = self.db.execute(
-            "SELECT COALESCE(SUM(wh), 0) FROM energy WHERE mac=? AND production=? AND end_ts>? AND end_ts<=?",
+        held = {t: wh for t, wh in self._held_energy(mac, production).items() if start_ts < t <= end_ts}
+        rows = self.db.execute(
+            "SELECT end_ts, wh FROM energy WHERE mac=? AND production=? AND end_ts>? AND end_ts<=?",
             (mac, int(production), start_ts, end_ts),
-        ).fetchone()
-        return float(row[0])
+        ).fetchall()
+        return float(sum(wh for t, wh in rows if t not in held) + sum(held.values()))
 
     def last_end_before(self, mac: str, ts: int, production: bool = False) -> int | None:
         row = self.db.execute(
             "SELECT MAX(end_ts) FROM energy WHERE mac=? AND production=? AND end_ts < ?",
             (mac, int(production), ts),
         ).fetchone()
-        return row[0] if row and row[0] is not None else None
+        ends = [t for t in self._held_energy(mac, production) if t < ts]
+        if row and row[0] is not None:
+            ends.append(row[0])
+        return max(ends) if ends else None
 
     @staticmethod
     def _where(

@@ -29,8 +29,8 @@ from typing import Any
 from aiohttp import web
 from textual_serve.server import Server
 
-from .cli import UsageError
 from .config import Config
+from .errors import UsageError
 from .headless import resolve_config
 from .lock import holder
 
