@@ -188,6 +188,9 @@ class ScheduleEditorScreen(Screen[None]):
                 f"cannot save {safe_markup(self.path)}: {safe_markup(exc.strerror or exc)}", severity="error"
             )
             return False
+        except ScheduleFileError as exc:  # the file on disk was broken meanwhile: never overwritten
+            self.notify(f"not saved: {safe_markup(exc)}", severity="error", timeout=15)
+            return False
         self._submit(E.ReloadFiles())
         return True
 

@@ -290,3 +290,18 @@ def test_rename_and_duplicate(csv: Path) -> None:
             assert "renamed" in names and "copy one" not in names
 
     run(go())
+
+
+def test_a_file_broken_meanwhile_is_not_overwritten_and_the_editor_stays(csv: Path) -> None:
+    async def go() -> None:
+        app = Host(csv)
+        async with app.run_test(size=(110, 30)) as pilot:
+            await pilot.press("o")
+            broken = "Day_0;Day_1\nnot;a;schedule;\xe9\n"
+            csv.write_text(broken, encoding="latin-1")
+            await pilot.press("ctrl+s")
+            await pilot.pause()
+            assert isinstance(app.screen, ScheduleEditorScreen)
+            assert csv.read_text(encoding="latin-1") == broken
+
+    run(go())
