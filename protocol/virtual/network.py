@@ -27,49 +27,19 @@ from .. import schedules, units
 from ..fields import LogAddress
 from ..frames import FrameDecoder, encode_frame
 from .devices import VirtualCircle, make_circle
+from .faults import Faults
 from .loads import load_for
+from .timing import Timing, default_latency_ms
 
 STICK_MAC = "000D6F0000990000"
 CIRCLE_PLUS_MAC = "000D6F0001000000"
 BYTES_PER_SECOND = 11520.0  # 115200 baud, 8N1
 RESERVED_SEQ = (0xFFFD, 0xFFFE, 0xFFFF)
+_ACK_BYTES = len(encode_frame("0000000100C1"))  # 22: header, 12 characters, CRC, CRLF
 
 
 def circle_mac(index: int) -> str:
     return f"000D6F00010000{index:02X}"
-
-
-@dataclass
-class Faults:
-    drop: float = 0.0  # node reply lost → 00E1
-    corrupt: float = 0.0  # share of outgoing frames with one corrupted byte
-    dup: float = 0.0  # node reply sent twice
-    late: float = 0.0  # 00E1 first, then the real reply
-    chatter: float = 0.0  # 0x83 before node replies, `# APS…` lines
-    offline: float = 0.0  # share of 10-minute windows each circle is unreachable (a timetable by seed)
-    drift: float = 0.0  # clock drift, seconds per day (± by circle) instead of the default few seconds
-    vanish: float = 0.0  # the stick disappears for a second every this many seconds
-    e1_delay: float = 3.0  # seconds from ack to 00E1
-
-    @classmethod
-    def parse(cls, text: str, latency_ms: float) -> Faults:
-        f = cls(e1_delay=3.0 if latency_ms > 0 else 0.05)
-        for item in filter(None, (p.strip() for p in text.split(","))):
-            name, _, value = item.partition("=")
-            name = {"drops": "drop", "duplicate": "dup", "duplicates": "dup", "e1": "e1_delay"}.get(
-                name, name
-            )
-            if name not in cls.__dataclass_fields__:
-                raise ValueError(
-                    f"unknown fault {name!r} (known: drop, corrupt, dup, late, chatter, offline, "
-                    f"drift, vanish, e1)"
-                )
-            try:
-                number = float(value) if value else (0.05 if name == "chatter" else 1.0)
-            except ValueError:
-                raise ValueError(f"fault {name}: {value!r} is not a number") from None
-            setattr(f, name, number)
-        return f
 
 
 @dataclass(order=True)
@@ -84,7 +54,7 @@ class VirtualNetwork:
         self,
         circles: int = 8,
         seed: int = 1,
-        latency_ms: float = 80.0,
+        latency_ms: float | None = None,
         history_days: float = 0.0,
         speed: float = 1.0,
         faults: str = "",
@@ -95,11 +65,17 @@ class VirtualNetwork:
             raise ValueError(f"circles must be 0…63, got {circles}")
         if speed <= 0:
             raise ValueError(f"speed must be > 0, got {speed}")
+        if latency_ms is None:
+            latency_ms = default_latency_ms()
+        if not latency_ms >= 0:
+            raise ValueError(f"latency must be ≥ 0 ms, got {latency_ms}")
         self.seed = seed
         self.latency_ms = latency_ms
         self.speed = speed
         self.faults = Faults.parse(faults, latency_ms)
         self._rng = random.Random(seed)
+        # a stream of its own, so faults and pings do not shift the timing a seed replays
+        self.timing = Timing(latency_ms, random.Random(seed * 1_000_003 + 17))
         self._lock = threading.RLock()
         self._cond = threading.Condition(self._lock)
         self._t0_real = time.monotonic()
@@ -119,6 +95,7 @@ class VirtualNetwork:
         solar_kind = "solar"
         for c in self.circles.values():
             c.clock_set_at = t
+            c.powered_at = t
             if self.faults.drift:
                 c.drift_per_day = self.faults.drift * (1 if c.index % 2 else -1)
             if c.load.kind == solar_kind:
@@ -300,25 +277,21 @@ class VirtualNetwork:
             self._seq = (self._seq + 1) & 0xFFFF
         return self._seq
 
-    def _delay(self, low_ms: float, high_ms: float, tail_ms: float = 0.0) -> float:
-        if self.latency_ms <= 0:
-            return 0.0
-        scale = self.latency_ms / 80.0
-        ms = self._rng.uniform(low_ms, high_ms)
-        if tail_ms and self._rng.random() < 0.05:
-            ms = self._rng.uniform(high_ms, tail_ms)
-        return ms * scale / 1000.0
-
     def _handle(self, body: str, crc_ok: bool, arrival: float) -> None:
+        """Ack a request (acks queue, see timing.py) and schedule the node's reply."""
         self.requests_seen += 1
-        ack_at = max(arrival, self._last_ack) + (self._delay(10, 40) if self.latency_ms > 0 else 0.0)
+        ack_wire = _ACK_BYTES / BYTES_PER_SECOND
+        # the capture's delays run from the end of the write to the frame read in full,
+        # so the wire time of the request and of the ack are part of them
+        request_wire = (len(body) + 10) / BYTES_PER_SECOND
+        ack_at = max(arrival, self._last_ack) + max(0.0, self.timing.ack_s() - request_wire - ack_wire)
         # a bounded queue: with `queue_size` node requests in flight the stick acks
         # the next one only when the earliest of them has been answered
         self._in_flight = [t for t in self._in_flight if t > ack_at]
         if len(self._in_flight) >= self.queue_size:
             self._in_flight.sort()
             ack_at = max(ack_at, self._in_flight[len(self._in_flight) - self.queue_size])
-        self._last_ack = ack_at
+        self._last_ack = ack_at + ack_wire
         seq = self._next_seq()
         if not crc_ok:
             self._emit(ack_at, self._frame(M.Ack(seq=seq, status=M.CRC_ERROR)))
@@ -329,9 +302,10 @@ class VirtualNetwork:
             self._emit(ack_at, self._frame(M.Ack(seq=seq, status=M.CRC_ERROR)))
             return
         self._emit(ack_at, self._frame(M.Ack(seq=seq, status=M.ACCEPTED)))
-        reply_at = ack_at + self._delay(30, 200, 500)
-        e1_at = ack_at + self.faults.e1_delay
         replies = self._respond(msg, seq)
+        reply_wire = len(self._frame(replies[0])) / BYTES_PER_SECOND if replies else 0.0
+        reply_at = ack_at + ack_wire + max(0.0, self.timing.reply_s() - reply_wire)
+        e1_at = ack_at + self.faults.e1_delay
         if replies is None:  # unknown ID or unreachable node
             self._emit(e1_at, self._frame(M.Ack(seq=seq, status=M.TIMEOUT)))
             return
@@ -346,7 +320,7 @@ class VirtualNetwork:
                 return
             if r < f.drop + f.late:
                 self._emit(e1_at, self._frame(M.Ack(seq=seq, status=M.TIMEOUT)))
-                reply_at = e1_at + self._delay(50, 400) + 0.01
+                reply_at = e1_at + self.timing.reply_s() + 0.01
         if node_reply:
             self._in_flight.append(reply_at)
         prefix = b"\x83" if node_reply and self.faults.chatter else b""
@@ -421,6 +395,7 @@ class VirtualNetwork:
         index = len(self.circles)
         c = make_circle(index, mac, load_for(index, self.seed), self.seed)
         c.clock_set_at = t
+        c.powered_at = t
         c.start_log(t)
         self.circles[mac] = c
         table = self.circles[self.circle_plus_mac].node_table or []
@@ -443,12 +418,13 @@ class VirtualNetwork:
                 )
             ]
         if isinstance(msg, M.PowerRequest):
-            w = c.true_watts(t)
+            # both counters are averages over their span, as on a real Circle: a switch
+            # shows its full effect in the 8-s counter only 8 s later
             hour_start = t - t % 3600
             cons_wh = c.energy_wh(hour_start, t)
             prod_wh = c.energy_wh(hour_start, t, production=True)
-            p1 = max(-32768, min(32767, c.pulses(w, 1)))
-            p8 = max(-32768, min(32767, c.pulses(w, 8)))
+            p1 = max(-32768, min(32767, c.pulses(c.average_watts(1.0, t), 1)))
+            p8 = max(-32768, min(32767, c.pulses(c.average_watts(8.0, t), 8)))
             # the hour counters read back as Wh with seconds=3600 (PROTOCOL.md B §4)
             return [
                 M.PowerResponse(
