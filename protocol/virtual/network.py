@@ -235,7 +235,7 @@ class VirtualNetwork:
                 now = time.monotonic()
                 wait = 0.05
                 if self._out:
-                    wait = min(wait, max(0.0, max(self._out[0].due, self._line_free) - now))
+                    wait = min(wait, max(0.0, self._done_at(self._out[0]) - now))
                 if deadline is not None:
                     if now >= deadline:
                         return b""
@@ -249,18 +249,23 @@ class VirtualNetwork:
             return len(self._buffer)
 
     def _deliver(self, now: float) -> None:
+        """Move frames that have crossed the line in full by `now` to the read buffer."""
         while self._out:
             head = self._out[0]
-            start = max(head.due, self._line_free)
-            if start > now:
+            done = self._done_at(head)
+            if done > now:
                 return
             heapq.heappop(self._out)
-            self._line_free = start + len(head.data) / BYTES_PER_SECOND
+            self._line_free = done
             data = head.data
             if self.faults.corrupt and self._rng.random() < self.faults.corrupt:
                 i = self._rng.randrange(len(data))
                 data = data[:i] + bytes([data[i] ^ (1 << self._rng.randrange(8))]) + data[i + 1 :]
             self._buffer += data
+
+    def _done_at(self, out: _Out) -> float:
+        """When the last byte of `out` arrives: it starts when due and the line is free."""
+        return max(out.due, self._line_free) + len(out.data) / BYTES_PER_SECOND
 
     def _emit(self, due: float, data: bytes) -> None:
         self._order += 1
