@@ -96,7 +96,7 @@ def offline_poll(power: Exchange) -> None:
         all_done = time.perf_counter() - t0
     limits = Limits(64, power, answered=64 - len(offline))
     print(row(f"power poll, 64 circles, {len(offline)} offline: online in", online_done, limits))
-    print(f"{'   … and the offline ones given up (00E1, retries)':44} {all_done:8.2f}s")
+    print(f"{'   … and the offline ones given up (00E1, retries)':48} {all_done:8.2f}s")
 
 
 def history(block: Exchange) -> float:

@@ -66,6 +66,7 @@ def test_capture_tables_give_the_capture_figures() -> None:
     acks = [timing.CAPTURE_ACK.sample_ms(rng) for _ in range(20000)]
     replies = sorted(timing.CAPTURE_REPLY.sample_ms(rng) for _ in range(20000))
     assert statistics.median(acks) == pytest.approx(timing.CAPTURE_ACK_MEDIAN_MS, rel=0.05)
+    assert statistics.mean(acks) == pytest.approx(timing.CAPTURE_ACK_MEAN_MS, rel=0.03)
     assert statistics.median(replies) == pytest.approx(timing.CAPTURE_REPLY_MEDIAN_MS, rel=0.05)
     assert replies[int(0.9 * len(replies))] == pytest.approx(timing.CAPTURE_REPLY_P90_MS, rel=0.05)
     assert 900 < replies[-1] <= 991.4  # the tail is there
