@@ -38,6 +38,7 @@ from pwtui.engine import Engine  # noqa: E402
 RUN_SECONDS = 75
 INTERVAL = 10
 CATCHUP_DAYS = 1
+CATCHUP_WAIT = 150  # seconds; an unfinished catch-up reports its progress and rate
 CIRCLES = 64  # the Circle+ and 63 circles
 
 
@@ -103,7 +104,7 @@ def catch_up(tmp: Path) -> None:
     stop = threading.Event()
     th = threading.Thread(target=engine.run, args=(stop,), daemon=True)
     th.start()
-    finished = done.wait(420)
+    finished = done.wait(CATCHUP_WAIT)
     stop.set()
     th.join(10)
     blocks, took = result.get("blocks", 0.0), result.get("t", float("nan"))
