@@ -2,10 +2,12 @@
 
 The stick side behaves as PROTOCOL.md describes a real one: every request is
 acked `0000 SEQ 00C1` (SEQ grows by one, wraps and skips FFFD–FFFF), node
-replies follow with the same SEQ after a node latency, an unreachable node
-gets `00E1` seconds later, a bad CRC gets `00C2`, unknown IDs C1 then E1.
-Output leaves at the serial line rate.  Faults (drops, corruption,
-duplicates, chatter, late replies) are off unless asked for.
+replies follow with the same SEQ, an unreachable node gets `00E1` seconds
+later, a bad CRC gets `00C2`, unknown IDs C1 then E1.  Ack and reply delays
+come from a real capture (timing.py; acks queue behind each other); what a
+circle answers is in replies.py.  Output leaves at the serial line rate and
+a frame is readable once its last byte has arrived.  Faults (faults.py) are
+off unless asked for.
 
 Simulated time (`now()`) drives loads, clocks, log buffers and schedules;
 line timing is real time.
@@ -13,7 +15,6 @@ line timing is real time.
 
 from __future__ import annotations
 
-import dataclasses
 import heapq
 import random
 import threading
@@ -23,12 +24,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from .. import messages as M
-from .. import schedules, units
+from .. import schedules
 from ..fields import LogAddress
 from ..frames import FrameDecoder, encode_frame
 from .devices import VirtualCircle, make_circle
 from .faults import Faults
 from .loads import load_for
+from .replies import node_replies
 from .timing import Timing, default_latency_ms
 
 STICK_MAC = "000D6F0000990000"
@@ -73,7 +75,7 @@ class VirtualNetwork:
         self.latency_ms = latency_ms
         self.speed = speed
         self.faults = Faults.parse(faults, latency_ms)
-        self._rng = random.Random(seed)
+        self.rng = random.Random(seed)
         # a stream of its own, so faults and pings do not shift the timing a seed replays
         self.timing = Timing(latency_ms, random.Random(seed * 1_000_003 + 17))
         self._lock = threading.RLock()
@@ -101,10 +103,10 @@ class VirtualNetwork:
             if c.load.kind == solar_kind:
                 c.production_interval = c.log_interval
             c.start_log(t - history_days * 86400.0)
-        self.rtc_offset = self._rng.uniform(-30, 30)
+        self.rtc_offset = self.rng.uniform(-30, 30)
         self.advertising: set[str] = set()
         self._next_advert = t + 5.0
-        self._seq = self._rng.randrange(0, 0xFFF0)
+        self._seq = self.rng.randrange(0, 0xFFF0)
         self._decoder = FrameDecoder(keep_bad=True)
         self._out: list[_Out] = []
         self._order = 0
@@ -113,7 +115,7 @@ class VirtualNetwork:
         self._last_ack = 0.0
         self.queue_size = 16  # node requests the stick holds at once
         self._in_flight: list[float] = []  # when each held request's reply leaves
-        self._stick_buffer = [0] * schedules.SLOTS
+        self.stick_buffer = [0] * schedules.SLOTS
         self.attached = False
         self.vanished = False
         self.requests_seen = 0
@@ -143,7 +145,7 @@ class VirtualNetwork:
                 for mac in sorted(self.advertising):
                     self._emit(
                         time.monotonic(),
-                        self._frame(M.AdvertiseResponse(seq=self._rng.randrange(0, 0xFFFC), mac=mac)),
+                        self._frame(M.AdvertiseResponse(seq=self.rng.randrange(0, 0xFFFC), mac=mac)),
                     )
 
     # --- test-facing API ---------------------------------------------------------
@@ -258,9 +260,9 @@ class VirtualNetwork:
             heapq.heappop(self._out)
             self._line_free = done
             data = head.data
-            if self.faults.corrupt and self._rng.random() < self.faults.corrupt:
-                i = self._rng.randrange(len(data))
-                data = data[:i] + bytes([data[i] ^ (1 << self._rng.randrange(8))]) + data[i + 1 :]
+            if self.faults.corrupt and self.rng.random() < self.faults.corrupt:
+                i = self.rng.randrange(len(data))
+                data = data[:i] + bytes([data[i] ^ (1 << self.rng.randrange(8))]) + data[i + 1 :]
             self._buffer += data
 
     def _done_at(self, out: _Out) -> float:
@@ -318,7 +320,7 @@ class VirtualNetwork:
             return
         node_reply = getattr(msg, "mac", None) is not None and not isinstance(msg, (M.JoinAcceptRequest,))
         if node_reply:
-            r = self._rng.random()
+            r = self.rng.random()
             f = self.faults
             if r < f.drop:
                 self._emit(e1_at, self._frame(M.Ack(seq=seq, status=M.TIMEOUT)))
@@ -332,9 +334,9 @@ class VirtualNetwork:
         for reply in replies:
             data = self._frame(reply, prefix)
             self._emit(reply_at, data)
-            if node_reply and self._rng.random() < self.faults.dup:
+            if node_reply and self.rng.random() < self.faults.dup:
                 self._emit(reply_at + 0.002, data)
-        if self.faults.chatter and self._rng.random() < self.faults.chatter:
+        if self.faults.chatter and self.rng.random() < self.faults.chatter:
             mac = getattr(msg, "mac", None) or self.circle_plus_mac
             self._emit(
                 reply_at + 0.001,
@@ -361,7 +363,7 @@ class VirtualNetwork:
         if isinstance(msg, M.ScheduleBufferRequest):
             sl = schedules.buffer_slice(msg.offset)
             if sl.stop <= schedules.SLOTS:
-                self._stick_buffer[sl] = list(msg.values)
+                self.stick_buffer[sl] = list(msg.values)
             return []
         if isinstance(msg, (M.NetworkUnknownRequest, M.ConnectRequest, M.NetworkQueryRequest)):
             return []
@@ -393,7 +395,7 @@ class VirtualNetwork:
         if c is None or not c.online or not c.joined or self.offline_now(c, t):
             return None
         self._changed()
-        return self._node(c, msg, seq, t)
+        return node_replies(self, c, msg, seq, t)
 
     def _join(self, mac: str, t: float) -> None:
         self.advertising.discard(mac)
@@ -409,150 +411,6 @@ class VirtualNetwork:
                 table[i] = mac
                 break
         self._emit(time.monotonic() + 0.5, self._frame(M.JoinedResponse(seq=0xFFFD, mac=mac)))
-
-    def _node(self, c: VirtualCircle, msg: M.Message, seq: int, t: float) -> list[M.Message] | None:
-        mac = c.mac
-        if isinstance(msg, M.PingRequest):
-            return [
-                M.PingResponse(
-                    seq=seq,
-                    mac=mac,
-                    rssi_in=self._rng.randrange(60, 90),
-                    rssi_out=self._rng.randrange(60, 90),
-                    ping_ms=self._rng.randrange(10, 60),
-                )
-            ]
-        if isinstance(msg, M.PowerRequest):
-            # both counters are averages over their span, as on a real Circle: a switch
-            # shows its full effect in the 8-s counter only 8 s later
-            hour_start = t - t % 3600
-            cons_wh = c.energy_wh(hour_start, t)
-            prod_wh = c.energy_wh(hour_start, t, production=True)
-            p1 = max(-32768, min(32767, c.pulses(c.average_watts(1.0, t), 1)))
-            p8 = max(-32768, min(32767, c.pulses(c.average_watts(8.0, t), 8)))
-            # the hour counters read back as Wh with seconds=3600 (PROTOCOL.md B §4)
-            return [
-                M.PowerResponse(
-                    seq=seq,
-                    mac=mac,
-                    pulses_1s=p1,
-                    pulses_8s=p8,
-                    pulses_hour=max(0, c.pulses(cons_wh, 3600)),
-                    pulses_hour_production=min(0, c.pulses(-prod_wh, 3600)),
-                    offset=self._rng.randrange(0, 16),
-                )
-            ]
-        if isinstance(msg, M.SwitchRequest):
-            c.set_relay(msg.relay, t)
-            return [M.Ack(seq=seq, status=0x00D8 if msg.relay else 0x00DE, mac=mac)]
-        if isinstance(msg, M.InfoRequest):
-            ct = c.circle_time(t)
-            pos = c.write_position(t)
-            return [
-                M.InfoResponse(
-                    seq=seq,
-                    mac=mac,
-                    datetime=ct.replace(second=0, microsecond=0),
-                    log_address=LogAddress(units.LOG_BASE + 8 * pos),
-                    relay=c.relay,
-                    hz=0x85,
-                    hw_version=c.hw_version,
-                    fw_version=datetime.fromtimestamp(c.fw_version, tz=UTC),
-                    node_type=c.node_type,
-                )
-            ]
-        if isinstance(msg, M.CalibrationRequest):
-            cal = c.calibration
-            return [
-                M.CalibrationResponse(
-                    seq=seq,
-                    mac=mac,
-                    gain_a=cal.gain_a,
-                    gain_b=cal.gain_b,
-                    off_tot=cal.off_tot,
-                    off_noise=cal.off_noise,
-                )
-            ]
-        if isinstance(msg, M.ClockSetRequest):
-            when = msg.datetime or datetime.fromtimestamp(t, tz=UTC)
-            when = when.replace(hour=msg.hour, minute=msg.minute, second=msg.second)
-            c.set_clock(when, t)
-            return [M.Ack(seq=seq, status=0x00D7, mac=mac)]
-        if isinstance(msg, M.ClockGetRequest):
-            ct = c.circle_time(t)
-            return [
-                M.ClockResponse(
-                    seq=seq,
-                    mac=mac,
-                    hour=ct.hour,
-                    minute=ct.minute,
-                    second=ct.second,
-                    day_of_week=ct.isoweekday(),
-                    unknown=1,
-                    schedule_crc=c.schedule_crc,
-                )
-            ]
-        if isinstance(msg, M.LogBlockRequest):
-            block = msg.log_address.block
-            if block is None:
-                return None
-            entries = tuple(c.entry_at(block * 4 + s, t) for s in range(4))
-            return [M.LogBlockResponse(seq=seq, mac=mac, entries=entries, log_address=LogAddress.of(block))]
-        if isinstance(msg, M.LogIntervalRequest):
-            c.change_intervals(msg.consumption, msg.production, t)
-            return [M.Ack(seq=seq, status=0x00F8, mac=mac)]
-        if isinstance(msg, M.ScheduleCommitRequest):
-            if 1 <= msg.index <= schedules.COMMITS:
-                sl = schedules.commit_slice(msg.index)
-                c.schedule_values[sl] = self._stick_buffer[sl]
-            return [M.ScheduleCommitResponse(seq=seq, mac=mac, index=msg.index)]
-        if isinstance(msg, M.ScheduleEnableRequest):
-            c.schedule_enabled = msg.enabled
-            c.apply_schedule(t)
-            return [M.Ack(seq=seq, status=0x00E4 if msg.enabled else 0x00E5, mac=mac)]
-        if isinstance(msg, M.ScheduleValueRequest):
-            c.schedule_values = [msg.value] * schedules.SLOTS
-            return [M.Ack(seq=seq, status=0x00FA, mac=mac)]
-        if isinstance(msg, M.FeaturesRequest):
-            return [M.FeaturesResponse(seq=seq, mac=mac, features="FFFFFFFFFFFFFFFE")]
-        if isinstance(msg, M.ResetRequest):
-            return [M.Ack(seq=seq, status=0x00F2, mac=mac)]
-        if isinstance(msg, M.BroadcastIntervalRequest):
-            return [M.Ack(seq=seq, status=0x00F1, mac=mac)]
-        if isinstance(msg, M.ClearGroupRequest):
-            return [M.Ack(seq=seq, status=0x00F9, mac=mac)]
-        if isinstance(msg, M.RelayInitRequest):
-            return [M.RelayInitResponse(seq=seq, mac=mac, set=msg.set, relay=int(c.relay))]
-        if c.node_table is not None:
-            return self._circle_plus(c, msg, seq, t)
-        return None
-
-    def _circle_plus(self, c: VirtualCircle, msg: M.Message, seq: int, t: float) -> list[M.Message] | None:
-        table = c.node_table or []
-        if isinstance(msg, M.NodeTableRequest):
-            if not 0 <= msg.index < 64:
-                return None
-            return [M.NodeTableResponse(seq=seq, mac=c.mac, node_mac=table[msg.index], index=msg.index)]
-        if isinstance(msg, M.RemoveNodeRequest):
-            ok = msg.remove_mac in table
-            if ok:
-                table[table.index(msg.remove_mac)] = M.EMPTY_MAC
-                gone = self.circles.get(msg.remove_mac)
-                if gone is not None:
-                    gone.joined = False
-            return [
-                M.RemoveNodeResponse(seq=seq, mac=c.mac, removed_mac=msg.remove_mac, status=1 if ok else 0)
-            ]
-        if isinstance(msg, M.RtcSetRequest):
-            when = msg.datetime
-            if when is None:
-                return [M.Ack(seq=seq, status=0x00E7, mac=c.mac)]
-            self.rtc_offset = when.timestamp() - t
-            return [M.Ack(seq=seq, status=0x00DF, mac=c.mac)]
-        if isinstance(msg, M.RtcGetRequest):
-            rtc = M.RtcResponse.at(c.mac, datetime.fromtimestamp(t + self.rtc_offset, tz=UTC))
-            return [dataclasses.replace(rtc, seq=seq)]
-        return None
 
     def _changed(self) -> None:
         if self.on_change is not None:
