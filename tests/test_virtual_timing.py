@@ -76,17 +76,28 @@ def test_capture_tables_give_the_capture_figures() -> None:
     assert capture_reply == pytest.approx(ISSUE_REPLY_MEDIAN_MS, rel=0.1)
 
 
-def test_measured_medians_match_the_capture(no_test_default: None) -> None:
-    """One request at a time, as Source sends them: write → ack → reply, seen on the line."""
+def test_measured_delays_are_the_capture_draws(no_test_default: None) -> None:
+    """One request at a time, as Source sends them: write → ack → reply, seen on the line.
+
+    Each measured delay is the one the network drew from the capture's table, so the line
+    adds nothing the capture's own measurement did not include; with the table's medians
+    checked on 20,000 draws above, the simulator's medians are the capture's.  (The medians
+    of 100 line samples alone would not do: the capture's acks are bimodal, fast ones up to
+    53 ms at p45 and slow ones from 77 ms at p50, so a small sample's median jumps between.)
+    """
     ser, net = open_raw("sim://?circles=2&seed=41")
     assert net.latency_ms == timing.NOMINAL_LATENCY_MS
+    twin = random.Random()
+    twin.setstate(net.timing.rng.getstate())  # the draws the network is about to make
     dec = FrameDecoder()
     acks: list[float] = []
     replies: list[float] = []
+    drawn: list[tuple[float, float]] = []
     try:
         for _ in range(100):
             ser.write(encode_frame(M.encode(M.PowerRequest(mac=C1))))
             sent = time.monotonic()
+            drawn.append((timing.CAPTURE_ACK.sample_ms(twin), timing.CAPTURE_REPLY.sample_ms(twin)))
             t_ack, ack = wait_frame(ser, dec)
             t_reply, reply = wait_frame(ser, dec)
             assert isinstance(ack, M.Ack) and isinstance(reply, M.PowerResponse)
@@ -94,11 +105,17 @@ def test_measured_medians_match_the_capture(no_test_default: None) -> None:
             replies.append((t_reply - t_ack) * 1000)
     finally:
         ser.close()
+    # a reply can never beat its own wire time (5.4 ms for a 0013)
+    wire_ms = 1000 * len(encode_frame(M.encode(reply))) / BYTES_PER_SECOND
+    ack_err = [m - d for m, (d, _) in zip(acks, drawn, strict=True)]
+    reply_err = [m - max(d, wire_ms) for m, (_, d) in zip(replies, drawn, strict=True)]
+    assert statistics.median(ack_err) == pytest.approx(0, abs=3), ack_err
+    assert statistics.median(reply_err) == pytest.approx(0, abs=3), reply_err
+    assert sum(abs(e) < 15 for e in ack_err + reply_err) >= 190
     ack_median, reply_median = statistics.median(acks), statistics.median(replies)
-    assert ack_median == pytest.approx(timing.CAPTURE_ACK_MEDIAN_MS, rel=0.2), acks
-    assert reply_median == pytest.approx(timing.CAPTURE_REPLY_MEDIAN_MS, rel=0.2), replies
-    assert ack_median == pytest.approx(ISSUE_ACK_MEDIAN_MS, rel=0.2)
-    assert reply_median == pytest.approx(ISSUE_REPLY_MEDIAN_MS, rel=0.2)
+    drawn_ack, drawn_reply = statistics.median(d for d, _ in drawn), statistics.median(d for _, d in drawn)
+    assert ack_median == pytest.approx(drawn_ack, rel=0.05)
+    assert reply_median == pytest.approx(drawn_reply, rel=0.1)
     assert max(replies) > 150, "the capture's tail is missing"
 
 
