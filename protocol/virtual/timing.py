@@ -12,7 +12,8 @@ the read that completed the frame (the sum of the IRP durations in between):
 - **reply** = ack read → node reply read.  Median 33.0 ms, p90 124.9 ms, with a tail to
   991 ms (p95 224 ms, p98 371 ms).  Left out: 7 "replies" of 4.5–54 s that span idle gaps of
   the capture (one equals an 18.7 s wait on the port); a real stick gives up with `00E1`
-  after about 10 s.  Issue 16 quotes p90 188 ms: that figure counts those 7 gaps.
+  after about 10 s.  Issue 16 quotes p90 188 ms: that is the p90 of all 206 values, these
+  7 gaps included.
 
 Delays are sampled from these quantile tables by inverse CDF with linear interpolation,
 from the network's own seeded random stream, so a seed replays the same timing.
@@ -21,7 +22,8 @@ from the network's own seeded random stream, so a seed replays the same timing.
 it: Source never writes before the previous ack).  The stick's firmware takes one request
 at a time from the serial line and acks it when the radio has taken it, so a request that
 arrives while another still waits for its ack is acked one ack delay after that one.  That
-is what makes "n × the median ack" the limit of any client that pipelines requests.  Node
+is what makes the ack rate (about n × 65–77 ms: the mean and the median ack) the limit of any
+client that pipelines requests.  Node
 replies do not queue: they come back over the mesh independently, bounded only by the
 stick's queue of held requests (`VirtualNetwork.queue_size`).
 """
