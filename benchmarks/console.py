@@ -19,7 +19,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from _limits import CAPTURE, measure_exchange  # noqa: E402
+
+from protocol import messages as M  # noqa: E402
 from protocol import virtual  # noqa: E402
+from protocol.virtual.network import BYTES_PER_SECOND  # noqa: E402
+from protocol.virtual.timing import CAPTURE_ACK_MEDIAN_MS  # noqa: E402
 from pwtui.config import load_config  # noqa: E402
 
 
@@ -91,13 +96,26 @@ def bytes_per_refresh(tmp: Path, cfg: Path) -> tuple[float, int] | None:
 
 def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
-        url = "sim://?circles=63&seed=5"
+        url = f"sim://?circles=63&seed=5&{CAPTURE}"
         virtual.forget(url)
         t = asyncio.run(first_row(config(Path(tmp), url)))
         print(f"first live row, 64 circles:   {t * 1000:7.0f} ms   ({t:.2f}× the 1 s target)")
+        # no reading before three exchanges: stick init, a calibration, a power request
+        c1 = virtual.circle_mac(1)
+        first = [
+            measure_exchange(M.StickInitRequest()),
+            measure_exchange(M.CalibrationRequest(mac=c1)),
+            measure_exchange(M.PowerRequest(mac=c1)),
+        ]
+        wire = sum(e.total for e in first) / BYTES_PER_SECOND
+        ack = len(first) * CAPTURE_ACK_MEDIAN_MS / 1000
+        print(
+            f"  limits of a first reading (init, calibration, power): wire {wire * 1000:.0f} ms "
+            f"({t / wire:.1f}×), ack rate {ack * 1000:.0f} ms ({t / ack:.1f}×)"
+        )
         bench_dir = Path(tmp) / "term"
         bench_dir.mkdir()
-        res = bytes_per_refresh(bench_dir, config(bench_dir, "sim://?circles=63&seed=6"))
+        res = bytes_per_refresh(bench_dir, config(bench_dir, f"sim://?circles=63&seed=6&{CAPTURE}"))
         if res is None:
             print("terminal output per refresh: tmux not installed, not measured")
         else:

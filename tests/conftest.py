@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import codecs
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -25,3 +26,11 @@ def frame_bytes(text: str) -> bytes:
 @pytest.fixture(scope="session")
 def vectors() -> list[dict]:
     return load_vectors()
+
+
+# The simulator answers with the real capture's timing unless told otherwise
+# (protocol/virtual/timing.py).  Under the test suite a sim:// URL without `latency=`
+# gets a fast, scaled-down version of it instead, so tests stay quick; a test that
+# wants the capture's timing asks for it with `latency=80` or removes this variable.
+# Set here, at import, so subprocesses (`pwtui simulate`, headless runs) inherit it.
+os.environ.setdefault("PWTUI_SIM_LATENCY", "20")

@@ -50,6 +50,7 @@ class VirtualCircle:
     clock_offset: float = 0.0  # circle clock − true UTC, seconds, at clock_set_at
     drift_per_day: float = 0.0  # seconds gained per day
     clock_set_at: float = 0.0
+    powered_at: float = 0.0  # when it was plugged in: its counters cover no time before
     log_interval: int = 60  # minutes, consumption
     production_interval: int = 0  # minutes, 0 = production not logged
     schedule_values: list[int] = field(default_factory=lambda: [schedules.ON] * schedules.SLOTS)
@@ -110,6 +111,15 @@ class VirtualCircle:
                     total += part * (nxt - t) / 3600.0
             t = nxt
         return total
+
+    def average_watts(self, seconds: float, t: float) -> float:
+        """What a `seconds` counter shows at t: the mean power over the last `seconds`
+        (consumption positive, production negative), or over the time since power-on."""
+        start = max(t - seconds, self.powered_at)
+        if t - start < 1e-3:
+            return self.true_watts(t)
+        net_wh = self.energy_wh(start, t) - self.energy_wh(start, t, production=True)
+        return net_wh * 3600.0 / (t - start)
 
     def pulses(self, watts: float, seconds: float) -> int:
         return self.calibration.pulses(watts, seconds)

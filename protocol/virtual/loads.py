@@ -84,7 +84,7 @@ def _solar(seed: int, minute: int) -> float:
     if not 0 < x < 1:
         return 1.2  # inverter standby draws a little
     clouds = 0.65 + 0.35 * _noise(seed, minute // 20, 8)
-    return -1500.0 * math.sin(math.pi * x) ** 1.5 * clouds
+    return -1500.0 * math.pow(math.sin(math.pi * x), 1.5) * clouds
 
 
 def _heater(seed: int, minute: int) -> float:

@@ -2,10 +2,12 @@
 
 The stick side behaves as PROTOCOL.md describes a real one: every request is
 acked `0000 SEQ 00C1` (SEQ grows by one, wraps and skips FFFD–FFFF), node
-replies follow with the same SEQ after a node latency, an unreachable node
-gets `00E1` seconds later, a bad CRC gets `00C2`, unknown IDs C1 then E1.
-Output leaves at the serial line rate.  Faults (drops, corruption,
-duplicates, chatter, late replies) are off unless asked for.
+replies follow with the same SEQ, an unreachable node gets `00E1` seconds
+later, a bad CRC gets `00C2`, unknown IDs C1 then E1.  Ack and reply delays
+come from a real capture (timing.py; acks queue behind each other); what a
+circle answers is in replies.py.  Output leaves at the serial line rate and
+a frame is readable once its last byte has arrived.  Faults (faults.py) are
+off unless asked for.
 
 Simulated time (`now()`) drives loads, clocks, log buffers and schedules;
 line timing is real time.
@@ -13,7 +15,6 @@ line timing is real time.
 
 from __future__ import annotations
 
-import dataclasses
 import heapq
 import random
 import threading
@@ -23,53 +24,24 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from .. import messages as M
-from .. import schedules, units
+from .. import schedules
 from ..fields import LogAddress
 from ..frames import FrameDecoder, encode_frame
 from .devices import VirtualCircle, make_circle
+from .faults import Faults
 from .loads import load_for
+from .replies import node_replies
+from .timing import Timing, default_latency_ms
 
 STICK_MAC = "000D6F0000990000"
 CIRCLE_PLUS_MAC = "000D6F0001000000"
 BYTES_PER_SECOND = 11520.0  # 115200 baud, 8N1
 RESERVED_SEQ = (0xFFFD, 0xFFFE, 0xFFFF)
+_ACK_BYTES = len(encode_frame("0000000100C1"))  # 22: header, 12 characters, CRC, CRLF
 
 
 def circle_mac(index: int) -> str:
     return f"000D6F00010000{index:02X}"
-
-
-@dataclass
-class Faults:
-    drop: float = 0.0  # node reply lost → 00E1
-    corrupt: float = 0.0  # share of outgoing frames with one corrupted byte
-    dup: float = 0.0  # node reply sent twice
-    late: float = 0.0  # 00E1 first, then the real reply
-    chatter: float = 0.0  # 0x83 before node replies, `# APS…` lines
-    offline: float = 0.0  # share of 10-minute windows each circle is unreachable (a timetable by seed)
-    drift: float = 0.0  # clock drift, seconds per day (± by circle) instead of the default few seconds
-    vanish: float = 0.0  # the stick disappears for a second every this many seconds
-    e1_delay: float = 3.0  # seconds from ack to 00E1
-
-    @classmethod
-    def parse(cls, text: str, latency_ms: float) -> Faults:
-        f = cls(e1_delay=3.0 if latency_ms > 0 else 0.05)
-        for item in filter(None, (p.strip() for p in text.split(","))):
-            name, _, value = item.partition("=")
-            name = {"drops": "drop", "duplicate": "dup", "duplicates": "dup", "e1": "e1_delay"}.get(
-                name, name
-            )
-            if name not in cls.__dataclass_fields__:
-                raise ValueError(
-                    f"unknown fault {name!r} (known: drop, corrupt, dup, late, chatter, offline, "
-                    f"drift, vanish, e1)"
-                )
-            try:
-                number = float(value) if value else (0.05 if name == "chatter" else 1.0)
-            except ValueError:
-                raise ValueError(f"fault {name}: {value!r} is not a number") from None
-            setattr(f, name, number)
-        return f
 
 
 @dataclass(order=True)
@@ -84,7 +56,7 @@ class VirtualNetwork:
         self,
         circles: int = 8,
         seed: int = 1,
-        latency_ms: float = 80.0,
+        latency_ms: float | None = None,
         history_days: float = 0.0,
         speed: float = 1.0,
         faults: str = "",
@@ -95,11 +67,17 @@ class VirtualNetwork:
             raise ValueError(f"circles must be 0…63, got {circles}")
         if speed <= 0:
             raise ValueError(f"speed must be > 0, got {speed}")
+        if latency_ms is None:
+            latency_ms = default_latency_ms()
+        if not latency_ms >= 0:
+            raise ValueError(f"latency must be ≥ 0 ms, got {latency_ms}")
         self.seed = seed
         self.latency_ms = latency_ms
         self.speed = speed
         self.faults = Faults.parse(faults, latency_ms)
-        self._rng = random.Random(seed)
+        self.rng = random.Random(seed)
+        # a stream of its own, so faults and pings do not shift the timing a seed replays
+        self.timing = Timing(latency_ms, random.Random(seed * 1_000_003 + 17))
         self._lock = threading.RLock()
         self._cond = threading.Condition(self._lock)
         self._t0_real = time.monotonic()
@@ -119,15 +97,16 @@ class VirtualNetwork:
         solar_kind = "solar"
         for c in self.circles.values():
             c.clock_set_at = t
+            c.powered_at = t
             if self.faults.drift:
                 c.drift_per_day = self.faults.drift * (1 if c.index % 2 else -1)
             if c.load.kind == solar_kind:
                 c.production_interval = c.log_interval
             c.start_log(t - history_days * 86400.0)
-        self.rtc_offset = self._rng.uniform(-30, 30)
+        self.rtc_offset = self.rng.uniform(-30, 30)
         self.advertising: set[str] = set()
         self._next_advert = t + 5.0
-        self._seq = self._rng.randrange(0, 0xFFF0)
+        self._seq = self.rng.randrange(0, 0xFFF0)
         self._decoder = FrameDecoder(keep_bad=True)
         self._out: list[_Out] = []
         self._order = 0
@@ -136,7 +115,7 @@ class VirtualNetwork:
         self._last_ack = 0.0
         self.queue_size = 16  # node requests the stick holds at once
         self._in_flight: list[float] = []  # when each held request's reply leaves
-        self._stick_buffer = [0] * schedules.SLOTS
+        self.stick_buffer = [0] * schedules.SLOTS
         self.attached = False
         self.vanished = False
         self.requests_seen = 0
@@ -166,7 +145,7 @@ class VirtualNetwork:
                 for mac in sorted(self.advertising):
                     self._emit(
                         time.monotonic(),
-                        self._frame(M.AdvertiseResponse(seq=self._rng.randrange(0, 0xFFFC), mac=mac)),
+                        self._frame(M.AdvertiseResponse(seq=self.rng.randrange(0, 0xFFFC), mac=mac)),
                     )
 
     # --- test-facing API ---------------------------------------------------------
@@ -258,7 +237,7 @@ class VirtualNetwork:
                 now = time.monotonic()
                 wait = 0.05
                 if self._out:
-                    wait = min(wait, max(0.0, max(self._out[0].due, self._line_free) - now))
+                    wait = min(wait, max(0.0, self._done_at(self._out[0]) - now))
                 if deadline is not None:
                     if now >= deadline:
                         return b""
@@ -272,18 +251,23 @@ class VirtualNetwork:
             return len(self._buffer)
 
     def _deliver(self, now: float) -> None:
+        """Move frames that have crossed the line in full by `now` to the read buffer."""
         while self._out:
             head = self._out[0]
-            start = max(head.due, self._line_free)
-            if start > now:
+            done = self._done_at(head)
+            if done > now:
                 return
             heapq.heappop(self._out)
-            self._line_free = start + len(head.data) / BYTES_PER_SECOND
+            self._line_free = done
             data = head.data
-            if self.faults.corrupt and self._rng.random() < self.faults.corrupt:
-                i = self._rng.randrange(len(data))
-                data = data[:i] + bytes([data[i] ^ (1 << self._rng.randrange(8))]) + data[i + 1 :]
+            if self.faults.corrupt and self.rng.random() < self.faults.corrupt:
+                i = self.rng.randrange(len(data))
+                data = data[:i] + bytes([data[i] ^ (1 << self.rng.randrange(8))]) + data[i + 1 :]
             self._buffer += data
+
+    def _done_at(self, out: _Out) -> float:
+        """When the last byte of `out` arrives: it starts when due and the line is free."""
+        return max(out.due, self._line_free) + len(out.data) / BYTES_PER_SECOND
 
     def _emit(self, due: float, data: bytes) -> None:
         self._order += 1
@@ -300,25 +284,21 @@ class VirtualNetwork:
             self._seq = (self._seq + 1) & 0xFFFF
         return self._seq
 
-    def _delay(self, low_ms: float, high_ms: float, tail_ms: float = 0.0) -> float:
-        if self.latency_ms <= 0:
-            return 0.0
-        scale = self.latency_ms / 80.0
-        ms = self._rng.uniform(low_ms, high_ms)
-        if tail_ms and self._rng.random() < 0.05:
-            ms = self._rng.uniform(high_ms, tail_ms)
-        return ms * scale / 1000.0
-
     def _handle(self, body: str, crc_ok: bool, arrival: float) -> None:
+        """Ack a request (acks queue, see timing.py) and schedule the node's reply."""
         self.requests_seen += 1
-        ack_at = max(arrival, self._last_ack) + (self._delay(10, 40) if self.latency_ms > 0 else 0.0)
+        ack_wire = _ACK_BYTES / BYTES_PER_SECOND
+        # the capture's delays run from the end of the write to the frame read in full,
+        # so the wire time of the request and of the ack are part of them
+        request_wire = (len(body) + 10) / BYTES_PER_SECOND
+        ack_at = max(arrival, self._last_ack) + max(0.0, self.timing.ack_s() - request_wire - ack_wire)
         # a bounded queue: with `queue_size` node requests in flight the stick acks
         # the next one only when the earliest of them has been answered
         self._in_flight = [t for t in self._in_flight if t > ack_at]
         if len(self._in_flight) >= self.queue_size:
             self._in_flight.sort()
             ack_at = max(ack_at, self._in_flight[len(self._in_flight) - self.queue_size])
-        self._last_ack = ack_at
+        self._last_ack = ack_at + ack_wire
         seq = self._next_seq()
         if not crc_ok:
             self._emit(ack_at, self._frame(M.Ack(seq=seq, status=M.CRC_ERROR)))
@@ -329,9 +309,10 @@ class VirtualNetwork:
             self._emit(ack_at, self._frame(M.Ack(seq=seq, status=M.CRC_ERROR)))
             return
         self._emit(ack_at, self._frame(M.Ack(seq=seq, status=M.ACCEPTED)))
-        reply_at = ack_at + self._delay(30, 200, 500)
-        e1_at = ack_at + self.faults.e1_delay
         replies = self._respond(msg, seq)
+        reply_wire = len(self._frame(replies[0])) / BYTES_PER_SECOND if replies else 0.0
+        reply_at = ack_at + ack_wire + max(0.0, self.timing.reply_s() - reply_wire)
+        e1_at = ack_at + self.faults.e1_delay
         if replies is None:  # unknown ID or unreachable node
             self._emit(e1_at, self._frame(M.Ack(seq=seq, status=M.TIMEOUT)))
             return
@@ -339,23 +320,23 @@ class VirtualNetwork:
             return
         node_reply = getattr(msg, "mac", None) is not None and not isinstance(msg, (M.JoinAcceptRequest,))
         if node_reply:
-            r = self._rng.random()
+            r = self.rng.random()
             f = self.faults
             if r < f.drop:
                 self._emit(e1_at, self._frame(M.Ack(seq=seq, status=M.TIMEOUT)))
                 return
             if r < f.drop + f.late:
                 self._emit(e1_at, self._frame(M.Ack(seq=seq, status=M.TIMEOUT)))
-                reply_at = e1_at + self._delay(50, 400) + 0.01
+                reply_at = e1_at + self.timing.reply_s() + 0.01
         if node_reply:
             self._in_flight.append(reply_at)
         prefix = b"\x83" if node_reply and self.faults.chatter else b""
         for reply in replies:
             data = self._frame(reply, prefix)
             self._emit(reply_at, data)
-            if node_reply and self._rng.random() < self.faults.dup:
+            if node_reply and self.rng.random() < self.faults.dup:
                 self._emit(reply_at + 0.002, data)
-        if self.faults.chatter and self._rng.random() < self.faults.chatter:
+        if self.faults.chatter and self.rng.random() < self.faults.chatter:
             mac = getattr(msg, "mac", None) or self.circle_plus_mac
             self._emit(
                 reply_at + 0.001,
@@ -382,7 +363,7 @@ class VirtualNetwork:
         if isinstance(msg, M.ScheduleBufferRequest):
             sl = schedules.buffer_slice(msg.offset)
             if sl.stop <= schedules.SLOTS:
-                self._stick_buffer[sl] = list(msg.values)
+                self.stick_buffer[sl] = list(msg.values)
             return []
         if isinstance(msg, (M.NetworkUnknownRequest, M.ConnectRequest, M.NetworkQueryRequest)):
             return []
@@ -414,13 +395,14 @@ class VirtualNetwork:
         if c is None or not c.online or not c.joined or self.offline_now(c, t):
             return None
         self._changed()
-        return self._node(c, msg, seq, t)
+        return node_replies(self, c, msg, seq, t)
 
     def _join(self, mac: str, t: float) -> None:
         self.advertising.discard(mac)
         index = len(self.circles)
         c = make_circle(index, mac, load_for(index, self.seed), self.seed)
         c.clock_set_at = t
+        c.powered_at = t
         c.start_log(t)
         self.circles[mac] = c
         table = self.circles[self.circle_plus_mac].node_table or []
@@ -429,149 +411,6 @@ class VirtualNetwork:
                 table[i] = mac
                 break
         self._emit(time.monotonic() + 0.5, self._frame(M.JoinedResponse(seq=0xFFFD, mac=mac)))
-
-    def _node(self, c: VirtualCircle, msg: M.Message, seq: int, t: float) -> list[M.Message] | None:
-        mac = c.mac
-        if isinstance(msg, M.PingRequest):
-            return [
-                M.PingResponse(
-                    seq=seq,
-                    mac=mac,
-                    rssi_in=self._rng.randrange(60, 90),
-                    rssi_out=self._rng.randrange(60, 90),
-                    ping_ms=self._rng.randrange(10, 60),
-                )
-            ]
-        if isinstance(msg, M.PowerRequest):
-            w = c.true_watts(t)
-            hour_start = t - t % 3600
-            cons_wh = c.energy_wh(hour_start, t)
-            prod_wh = c.energy_wh(hour_start, t, production=True)
-            p1 = max(-32768, min(32767, c.pulses(w, 1)))
-            p8 = max(-32768, min(32767, c.pulses(w, 8)))
-            # the hour counters read back as Wh with seconds=3600 (PROTOCOL.md B §4)
-            return [
-                M.PowerResponse(
-                    seq=seq,
-                    mac=mac,
-                    pulses_1s=p1,
-                    pulses_8s=p8,
-                    pulses_hour=max(0, c.pulses(cons_wh, 3600)),
-                    pulses_hour_production=min(0, c.pulses(-prod_wh, 3600)),
-                    offset=self._rng.randrange(0, 16),
-                )
-            ]
-        if isinstance(msg, M.SwitchRequest):
-            c.set_relay(msg.relay, t)
-            return [M.Ack(seq=seq, status=0x00D8 if msg.relay else 0x00DE, mac=mac)]
-        if isinstance(msg, M.InfoRequest):
-            ct = c.circle_time(t)
-            pos = c.write_position(t)
-            return [
-                M.InfoResponse(
-                    seq=seq,
-                    mac=mac,
-                    datetime=ct.replace(second=0, microsecond=0),
-                    log_address=LogAddress(units.LOG_BASE + 8 * pos),
-                    relay=c.relay,
-                    hz=0x85,
-                    hw_version=c.hw_version,
-                    fw_version=datetime.fromtimestamp(c.fw_version, tz=UTC),
-                    node_type=c.node_type,
-                )
-            ]
-        if isinstance(msg, M.CalibrationRequest):
-            cal = c.calibration
-            return [
-                M.CalibrationResponse(
-                    seq=seq,
-                    mac=mac,
-                    gain_a=cal.gain_a,
-                    gain_b=cal.gain_b,
-                    off_tot=cal.off_tot,
-                    off_noise=cal.off_noise,
-                )
-            ]
-        if isinstance(msg, M.ClockSetRequest):
-            when = msg.datetime or datetime.fromtimestamp(t, tz=UTC)
-            when = when.replace(hour=msg.hour, minute=msg.minute, second=msg.second)
-            c.set_clock(when, t)
-            return [M.Ack(seq=seq, status=0x00D7, mac=mac)]
-        if isinstance(msg, M.ClockGetRequest):
-            ct = c.circle_time(t)
-            return [
-                M.ClockResponse(
-                    seq=seq,
-                    mac=mac,
-                    hour=ct.hour,
-                    minute=ct.minute,
-                    second=ct.second,
-                    day_of_week=ct.isoweekday(),
-                    unknown=1,
-                    schedule_crc=c.schedule_crc,
-                )
-            ]
-        if isinstance(msg, M.LogBlockRequest):
-            block = msg.log_address.block
-            if block is None:
-                return None
-            entries = tuple(c.entry_at(block * 4 + s, t) for s in range(4))
-            return [M.LogBlockResponse(seq=seq, mac=mac, entries=entries, log_address=LogAddress.of(block))]
-        if isinstance(msg, M.LogIntervalRequest):
-            c.change_intervals(msg.consumption, msg.production, t)
-            return [M.Ack(seq=seq, status=0x00F8, mac=mac)]
-        if isinstance(msg, M.ScheduleCommitRequest):
-            if 1 <= msg.index <= schedules.COMMITS:
-                sl = schedules.commit_slice(msg.index)
-                c.schedule_values[sl] = self._stick_buffer[sl]
-            return [M.ScheduleCommitResponse(seq=seq, mac=mac, index=msg.index)]
-        if isinstance(msg, M.ScheduleEnableRequest):
-            c.schedule_enabled = msg.enabled
-            c.apply_schedule(t)
-            return [M.Ack(seq=seq, status=0x00E4 if msg.enabled else 0x00E5, mac=mac)]
-        if isinstance(msg, M.ScheduleValueRequest):
-            c.schedule_values = [msg.value] * schedules.SLOTS
-            return [M.Ack(seq=seq, status=0x00FA, mac=mac)]
-        if isinstance(msg, M.FeaturesRequest):
-            return [M.FeaturesResponse(seq=seq, mac=mac, features="FFFFFFFFFFFFFFFE")]
-        if isinstance(msg, M.ResetRequest):
-            return [M.Ack(seq=seq, status=0x00F2, mac=mac)]
-        if isinstance(msg, M.BroadcastIntervalRequest):
-            return [M.Ack(seq=seq, status=0x00F1, mac=mac)]
-        if isinstance(msg, M.ClearGroupRequest):
-            return [M.Ack(seq=seq, status=0x00F9, mac=mac)]
-        if isinstance(msg, M.RelayInitRequest):
-            return [M.RelayInitResponse(seq=seq, mac=mac, set=msg.set, relay=int(c.relay))]
-        if c.node_table is not None:
-            return self._circle_plus(c, msg, seq, t)
-        return None
-
-    def _circle_plus(self, c: VirtualCircle, msg: M.Message, seq: int, t: float) -> list[M.Message] | None:
-        table = c.node_table or []
-        if isinstance(msg, M.NodeTableRequest):
-            if not 0 <= msg.index < 64:
-                return None
-            return [M.NodeTableResponse(seq=seq, mac=c.mac, node_mac=table[msg.index], index=msg.index)]
-        if isinstance(msg, M.RemoveNodeRequest):
-            ok = msg.remove_mac in table
-            if ok:
-                table[table.index(msg.remove_mac)] = M.EMPTY_MAC
-                gone = self.circles.get(msg.remove_mac)
-                if gone is not None:
-                    gone.joined = False
-            return [
-                M.RemoveNodeResponse(seq=seq, mac=c.mac, removed_mac=msg.remove_mac, status=1 if ok else 0)
-            ]
-        if isinstance(msg, M.RtcSetRequest):
-            when = msg.datetime
-            if when is None:
-                return [M.Ack(seq=seq, status=0x00E7, mac=c.mac)]
-            self.rtc_offset = when.timestamp() - t
-            return [M.Ack(seq=seq, status=0x00DF, mac=c.mac)]
-        if isinstance(msg, M.RtcGetRequest):
-            rtc = M.RtcResponse.at(c.mac, datetime.fromtimestamp(t + self.rtc_offset, tz=UTC))
-            return [dataclasses.replace(rtc, seq=seq)]
-        return None
 
     def _changed(self) -> None:
         if self.on_change is not None:

@@ -6,12 +6,31 @@ has run, so the client opens `sim://…` exactly as it opens `/dev/ttyUSB0`.
 
 from __future__ import annotations
 
-from serial.serialutil import PortNotOpenError, SerialBase, SerialException
+from typing import TYPE_CHECKING
+
+from serial.serialutil import PortNotOpenError, SerialException
 
 from . import network_for
+from .network import VirtualNetwork
+
+if TYPE_CHECKING:
+    # pyserial ships no types: this is the part of SerialBase this port relies on
+
+    class _SerialBase:
+        _port: str | None
+        _timeout: float | None
+        _exclusive: bool | None
+        is_open: bool
+
+else:
+    from serial.serialutil import SerialBase as _SerialBase
 
 
-class Serial(SerialBase):
+class Serial(_SerialBase):
+    """The client's end of the line; pyserial sets port, timeout and exclusive before open()."""
+
+    _net: VirtualNetwork
+
     def open(self) -> None:
         if self._port is None:
             raise SerialException("port must be configured before it can be used")
