@@ -202,14 +202,35 @@ def test_node_table_remove_and_join(port: Port) -> None:
     assert r.empty
     new = "000D6F00DEADBEEF"
     port.net.advertise(new)
-    (adv,) = port.receive(1)
-    assert isinstance(adv, M.AdvertiseResponse) and adv.mac == new
+    adverts = port.receive(2)  # the new circle, and C1 that was just removed
+    assert all(isinstance(a, M.AdvertiseResponse) for a in adverts)
+    assert sorted(a.mac for a in adverts) == sorted([new, C1])  # type: ignore[attr-defined]
     (ack,) = port.ask(M.JoinAcceptRequest(mac=new), 1)
     assert ack.status == M.ACCEPTED
     (joined,) = port.receive(1)
     assert isinstance(joined, M.JoinedResponse) and joined.seq == 0xFFFD and joined.mac == new
     _, info = port.ask(M.InfoRequest(mac=new))
     assert info.mac == new
+
+
+def test_a_removed_circle_asks_to_join_again_and_rejoins_as_itself(port: Port) -> None:
+    cp = virtual.CIRCLE_PLUS_MAC
+    watts = port.net.circles[C1].true_watts(port.net.now_ts())
+    _, r = port.ask(M.RemoveNodeRequest(mac=cp, remove_mac=C1))
+    assert r.status == 1
+    assert port.net.circles[C1].joined is False  # gone from the network
+    assert C1 in port.net.advertising  # and asking to join again, as a reset Circle does
+    port.net.advertise(C1)  # its first 0006 now rather than in 5 s
+    (adv,) = port.receive(1)  # and it advertises, as a reset Circle does
+    assert isinstance(adv, M.AdvertiseResponse) and adv.mac == C1
+    (ack,) = port.ask(M.JoinAcceptRequest(mac=C1), 1)
+    assert ack.status == M.ACCEPTED
+    (joined,) = port.receive(1)
+    assert isinstance(joined, M.JoinedResponse) and joined.mac == C1
+    _, r = port.ask(M.NodeTableRequest(mac=cp, index=0))
+    assert r.node_mac == C1
+    _, info = port.ask(M.InfoRequest(mac=C1))
+    assert info.mac == C1 and port.net.circles[C1].true_watts(port.net.now_ts()) == watts
 
 
 def test_clock_set_and_rtc(port: Port) -> None:

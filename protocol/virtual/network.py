@@ -189,11 +189,11 @@ class VirtualNetwork:
             self.attached = False
             self._cond.notify_all()
 
-    def advertise(self, mac: str) -> None:
-        """A new circle asks to join (it sends 0006 about every 75 s)."""
+    def advertise(self, mac: str, after: float = 0.0) -> None:
+        """A new circle asks to join (it sends 0006 about every 75 s), the first time `after` s from now."""
         with self._lock:
             self.advertising.add(mac)
-            self._next_advert = self.now_ts()
+            self._next_advert = self.now_ts() + after
 
     # --- the line -------------------------------------------------------------------
 
@@ -399,12 +399,16 @@ class VirtualNetwork:
 
     def _join(self, mac: str, t: float) -> None:
         self.advertising.discard(mac)
-        index = len(self.circles)
-        c = make_circle(index, mac, load_for(index, self.seed), self.seed)
-        c.clock_set_at = t
-        c.powered_at = t
-        c.start_log(t)
-        self.circles[mac] = c
+        known = self.circles.get(mac)
+        if known is not None:  # a removed circle joins again with its own load and log
+            known.joined = True
+        else:
+            index = len(self.circles)
+            c = make_circle(index, mac, load_for(index, self.seed), self.seed)
+            c.clock_set_at = t
+            c.powered_at = t
+            c.start_log(t)
+            self.circles[mac] = c
         table = self.circles[self.circle_plus_mac].node_table or []
         for i, entry in enumerate(table):
             if entry == M.EMPTY_MAC:

@@ -155,7 +155,9 @@ def _circle_plus(
             table[table.index(msg.remove_mac)] = M.EMPTY_MAC
             gone = net.circles.get(msg.remove_mac)
             if gone is not None:
+                # As a real Circle does after a reset: it leaves and asks to join again (0006).
                 gone.joined = False
+                net.advertise(gone.mac, after=5.0)
         return [M.RemoveNodeResponse(seq=seq, mac=c.mac, removed_mac=msg.remove_mac, status=1 if ok else 0)]
     if isinstance(msg, M.RtcSetRequest):
         when = msg.datetime
