@@ -1,0 +1,122 @@
+"""Energy intervals on their way to the broker: read from the store, at least once, in order.
+
+The store holds a published-up-to mark per circle (the end of the last interval the broker
+acknowledged).  Intervals after the mark are read in order, sent with QoS 1, and the mark moves
+only over acknowledged ones, so a broker that is away, a lost connection or a killed logger
+costs nothing but a repeat: paho re-sends what was in flight when the connection is back, and
+a restarted logger starts again at the mark.  At most `window` intervals are in flight, so a
+long outage never fills memory.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+
+from ..store import Store
+from .payloads import EnergyMessage
+
+BACKFILL_S = 7 * 86400  # a circle never published before: its last week of stored intervals
+
+
+@dataclass
+class _Circle:
+    cursor: int  # end_ts of the last interval handed out
+    cum_wh: float  # net Wh up to and including the cursor
+    mark: int  # end_ts of the last acknowledged interval, in order
+    in_flight: deque[int] = field(default_factory=deque)
+    acked: set[int] = field(default_factory=set)
+
+
+class EnergyBacklog:
+    def __init__(
+        self,
+        store: Store,
+        *,
+        window: int = 100,
+        backfill_s: int = BACKFILL_S,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.store = store
+        self.window = window
+        self.backfill_s = backfill_s
+        self.clock = clock
+        self._circles: dict[str, _Circle] = {}
+        self._mids: dict[int, tuple[str, int]] = {}
+        self._dirty: set[str] = set()
+        self.sent_total = 0
+        self._turn = 0
+
+    @property
+    def in_flight(self) -> int:
+        return len(self._mids)
+
+    def _circle(self, mac: str) -> _Circle:
+        c = self._circles.get(mac)
+        if c is None:
+            mark = self.store.mqtt_mark(mac)
+            start = mark if mark is not None else int(self.clock()) - self.backfill_s
+            c = _Circle(cursor=start, cum_wh=self.store.net_energy_upto(mac, start), mark=start)
+            self._circles[mac] = c
+        return c
+
+    def take(self, macs: Iterable[str], production: Mapping[str, bool], budget: int) -> list[EnergyMessage]:
+        """Up to `budget` next intervals (never more than the window allows), oldest first per
+        circle; each circle gets a share, so one long backlog does not starve the others."""
+        budget = min(budget, self.window - self.in_flight)
+        order = list(macs)
+        if budget <= 0 or not order:
+            return []
+        share = max(1, budget // len(order))
+        self._turn = (self._turn + 1) % len(order)  # who goes first when the budget is short
+        out: list[EnergyMessage] = []
+        for mac in order[self._turn :] + order[: self._turn]:
+            if len(out) >= budget:
+                break
+            out.extend(self._take_one(mac, production.get(mac, False), min(share, budget - len(out))))
+        return out
+
+    def _take_one(self, mac: str, production: bool, limit: int) -> list[EnergyMessage]:
+        c = self._circle(mac)
+        rows = self.store.energy_after(mac, c.cursor, limit)
+        out = []
+        for i, (start, end, wh, kinds) in enumerate(rows):
+            last = i == len(rows) - 1 and len(rows) < limit
+            if production and kinds < 2 and last:
+                break  # its production half is not stored yet: wait for it (or a later interval)
+            c.cum_wh += wh
+            c.cursor = end
+            out.append(EnergyMessage(mac, start, end, wh, c.cum_wh))
+        return out
+
+    def sent(self, msg: EnergyMessage, mid: int) -> None:
+        """`msg` was handed to paho as message `mid` (QoS 1)."""
+        self._mids[mid] = (msg.mac, msg.end_ts)
+        self._circles[msg.mac].in_flight.append(msg.end_ts)
+        self.sent_total += 1
+
+    def acked(self, mid: int) -> None:
+        """The broker acknowledged message `mid`: move the mark over every acknowledged
+        interval at the head of that circle's queue (acks may in principle come out of order)."""
+        item = self._mids.pop(mid, None)
+        if item is None:
+            return
+        mac, end = item
+        c = self._circles[mac]
+        c.acked.add(end)
+        while c.in_flight and c.in_flight[0] in c.acked:
+            c.mark = c.in_flight.popleft()
+            c.acked.discard(c.mark)
+            self._dirty.add(mac)
+
+    def marks_to_save(self) -> dict[str, int]:
+        """Marks that moved since the last call."""
+        out = {mac: self._circles[mac].mark for mac in self._dirty}
+        self._dirty.clear()
+        return out
+
+    def restore_marks(self, marks: dict[str, int]) -> None:
+        """Marks that could not be saved: saved with the next ones."""
+        self._dirty.update(marks)
