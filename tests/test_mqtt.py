@@ -70,7 +70,8 @@ class Running:
         virtual.forget(url)
         self.net = virtual.network_for(url)
         self.config = load_config(write_config(folder, url, port))
-        self.engine = Engine(self.config)
+        self.events: list[E.Event] = []
+        self.engine = Engine(self.config, on_event=self.events.append)
         self.bridge = MqttBridge(self.config.mqtt, self.engine, energy_rate=energy_rate)
         self.stop_event = threading.Event()
         self.bridge.start()
@@ -235,9 +236,10 @@ def test_always_on_circle_refuses_switching(run, sub: Subscriber) -> None:
     sub.wait_topic(f"{P}/state/circle/{C3}", lambda m: _is_json(m, online=True))
     sub.send(f"{P}/cmd/switch/{C3}", '{"mac":"","cmd":"switch","val":"off","uid":"ao"}')
     reply = _reply(sub, C3, "ao")
-    assert reply["switch"] == "on" and reply["readonly"] is True
-    # the engine never saw it: its next cycles keep the relay on and log no switching
+    assert reply["switch"] == "on" and reply["readonly"] is True and reply["switchreq"] == "off"
     assert r.net.circles[C3].relay is True
+    # refused by the bridge (as Plugwise-2-py does): the engine never got a command for it
+    assert not [e for e in r.events if isinstance(e, E.CommandResult) and e.mac == C3]
 
 
 def test_bad_commands_are_logged_and_not_answered(run, sub: Subscriber, caplog) -> None:
