@@ -113,7 +113,7 @@ class Subscriber:
         )
         self.client.on_message = self._on_message
         self.client.on_connect = lambda c, *_: c.subscribe(topic, qos=1)
-        self.client.reconnect_delay_set(0.2, 1)
+        self.client.reconnect_delay_set(1, 2)
         self.client.connect("127.0.0.1", port, keepalive=10)
         self.client.loop_start()
 

@@ -48,6 +48,7 @@ class EnergyBacklog:
         self._dirty: set[str] = set()
         self.sent_total = 0
         self._turn = 0
+        self.more = True
 
     @property
     def in_flight(self) -> int:
@@ -64,18 +65,25 @@ class EnergyBacklog:
 
     def take(self, macs: Iterable[str], production: Mapping[str, bool], budget: int) -> list[EnergyMessage]:
         """Up to `budget` next intervals (never more than the window allows), oldest first per
-        circle; each circle gets a share, so one long backlog does not starve the others."""
+        circle; each circle gets a share, so one long backlog does not starve the others.
+        Afterwards `more` says whether some circle may have more waiting."""
         budget = min(budget, self.window - self.in_flight)
         order = list(macs)
         if budget <= 0 or not order:
+            self.more = bool(order)
             return []
         share = max(1, budget // len(order))
         self._turn = (self._turn + 1) % len(order)  # who goes first when the budget is short
         out: list[EnergyMessage] = []
+        self.more = False
         for mac in order[self._turn :] + order[: self._turn]:
-            if len(out) >= budget:
+            limit = min(share, budget - len(out))
+            if limit <= 0:
+                self.more = True
                 break
-            out.extend(self._take_one(mac, production.get(mac, False), min(share, budget - len(out))))
+            got = self._take_one(mac, production.get(mac, False), limit)
+            out.extend(got)
+            self.more = self.more or len(got) == limit
         return out
 
     def _take_one(self, mac: str, production: bool, limit: int) -> list[EnergyMessage]:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 import queue
-import sqlite3
 import threading
 import time
 from collections.abc import Callable
@@ -21,16 +20,14 @@ import paho.mqtt.client as mqtt
 
 from .. import events as E
 from ..config import MqttConfig
-from ..store import Store, StoreError
-from .backlog import EnergyBacklog
 from .commands import BadCommand, MqttCommand, parse_command
 from .connection import Item, describe, make_client
+from .energy import EnergyPublisher
 from .payloads import (
     Topics,
     circle_payload,
     discovery_configs,
     dumps,
-    energy_payload,
     power_payload,
     state_key,
 )
@@ -69,8 +66,9 @@ class MqttBridge:
         self._connected = False
         self._warned = False
         self._gone: set[str] = set()  # removed circles whose discovery is still to withdraw
-        self._store: Store | None = None
-        self._backlog: EnergyBacklog | None = None
+        self._energy = EnergyPublisher(
+            engine.store_path, self.topics, lambda t, p: self._publish(t, p), energy_rate
+        )
         self._circles: dict[str, E.CircleStatus] = {}
         self._node_table: set[str] = set()
         self._keys: dict[str, tuple[object, ...]] = {}
@@ -80,9 +78,6 @@ class MqttBridge:
         self._requid: dict[str, str] = {}
         self._commands: dict[int, str] = {}  # command id -> mac, for MQTT commands in flight
         self._replies: dict[str, tuple[float, dict[str, object] | None]] = {}  # mac -> (due, data)
-        self._tokens = 0.0
-        self._last_tick = time.monotonic()
-        self._marks_saved = time.monotonic()
         self.published = 0  # messages handed to paho (benchmark)
 
     @property
@@ -135,18 +130,17 @@ class MqttBridge:
                 else:
                     self._handle(kind, value)
                 self._due_replies()
-                self._pump_energy()
+                self._energy.pump(self._connected, self._circles)
         except Exception:
             log.exception("MQTT bridge failed")
         finally:
-            self._save_marks(force=True)
-            if self._store is not None:
-                self._store.close()
+            self._energy.close()
 
     def _handle(self, kind: str, value: object) -> None:
         if kind == "event":
             if isinstance(value, E.CycleUpdate):
                 self._on_snapshot(value.snapshot)
+                self._energy.poke()
             elif isinstance(value, E.CommandResult):
                 self._on_result(value)
         elif kind == "connected":
@@ -160,8 +154,8 @@ class MqttBridge:
         elif kind == "message":
             topic, payload = cast(tuple[str, bytes], value)
             self._on_command(topic, payload)
-        elif kind == "ack" and self._backlog is not None:
-            self._backlog.acked(cast(int, value))
+        elif kind == "ack":
+            self._energy.acked(cast(int, value))
 
     def _publish(self, topic: str, payload: bytes | str, qos: int = 1, retain: bool = True) -> int:
         assert self._client is not None
@@ -174,6 +168,7 @@ class MqttBridge:
         self._warned = False
         self._state = "connected"
         self._announced.clear()
+        self._energy.poke()
         for mac in sorted(self._gone):
             self._withdraw(mac)
         now = int(time.time())
@@ -259,7 +254,7 @@ class MqttBridge:
 
     def _power1h(self, mac: str) -> float:
         """Average W of the past hour from the stored samples (Plugwise-2-py's `power1h`)."""
-        store = self._open_store()
+        store = self._energy.store()
         if store is None:
             return 0.0
         now = int(time.time())
@@ -316,48 +311,3 @@ class MqttBridge:
                     self._send_state(circle, data)
                 else:
                     self._replies.pop(mac, None)
-
-    # --- energy ----------------------------------------------------------------------------
-
-    def _open_store(self) -> Store | None:
-        if self._store is None:
-            path = self.engine.store_path
-            if not path.exists():
-                return None
-            try:
-                self._store = Store(path)
-            except StoreError as exc:
-                log.warning("MQTT: %s", exc)
-                return None
-            self._backlog = EnergyBacklog(self._store)
-        return self._store
-
-    def _pump_energy(self) -> None:
-        """Send stored intervals after the marks, at most `energy_rate` a second."""
-        now = time.monotonic()
-        self._tokens = min(self.energy_rate, self._tokens + (now - self._last_tick) * self.energy_rate)
-        self._last_tick = now
-        if not self._connected or self._tokens < 1 or not self._circles or self._open_store() is None:
-            self._save_marks()
-            return
-        assert self._backlog is not None
-        production = {mac: c.production for mac, c in self._circles.items()}
-        for msg in self._backlog.take(sorted(self._circles), production, int(self._tokens)):
-            mid = self._publish(self.topics.energy(msg.mac), dumps(energy_payload(msg)))
-            self._backlog.sent(msg, mid)
-            self._tokens -= 1
-        self._save_marks()
-
-    def _save_marks(self, force: bool = False) -> None:
-        if self._backlog is None or self._store is None:
-            return
-        if not force and time.monotonic() - self._marks_saved < 2.0:
-            return
-        marks = self._backlog.marks_to_save()
-        self._marks_saved = time.monotonic()
-        if marks:
-            try:
-                self._store.set_mqtt_marks(marks)
-            except sqlite3.Error as exc:  # a busy store: the marks are kept and saved next time
-                log.warning("MQTT: cannot save published-up-to marks: %s", exc)
-                self._backlog.restore_marks(marks)
