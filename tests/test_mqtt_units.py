@@ -20,6 +20,7 @@ from pwtui.mqtt.payloads import (
     dumps,
     energy_payload,
     power_payload,
+    replayable_power,
 )
 from pwtui.store import Interval, Store
 
@@ -36,6 +37,18 @@ def test_power_payload_types() -> None:
     assert p == {"typ": "pwpower", "ts": 1796150760, "mac": MAC, "power": -12.0}
     assert type(p["power"]) is float
     assert json.loads(dumps(p)) == p
+
+
+def test_power_older_than_a_minute_is_not_replayed() -> None:
+    def circle(age: int, online: bool = True) -> CircleStatus:
+        return CircleStatus(
+            mac=MAC, online=online, watts=5.0, last_seen=datetime.fromtimestamp(T0 - age, UTC)
+        )
+
+    assert replayable_power(circle(60), T0, 60) == T0 - 60
+    assert replayable_power(circle(61), T0, 60) is None
+    assert replayable_power(circle(0, online=False), T0, 60) is None
+    assert replayable_power(CircleStatus(mac=MAC, online=True), T0, 60) is None
 
 
 def test_energy_payload_average_power_and_minutes() -> None:

@@ -29,6 +29,7 @@ from .payloads import (
     discovery_configs,
     dumps,
     power_payload,
+    replayable_power,
     state_key,
 )
 
@@ -175,10 +176,9 @@ class MqttBridge:
         for c in self._circles.values():
             self._announce(c)
             self._send_state(c)
-            if c.online and c.watts is not None and c.last_seen is not None:
-                ts = int(c.last_seen.timestamp())
-                if ts >= now - POWER_MAX_AGE_S:
-                    self._send_power(c, ts)
+            ts = replayable_power(c, now, POWER_MAX_AGE_S)
+            if ts is not None:
+                self._send_power(c, ts)
 
     # --- state, power, discovery ---------------------------------------------------------
 
