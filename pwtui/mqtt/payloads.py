@@ -69,6 +69,15 @@ def power_payload(mac: str, ts: int, watts: float) -> dict[str, Any]:
     return {"typ": "pwpower", "ts": int(ts), "mac": mac, "power": round(float(watts), 3)}
 
 
+def replayable_power(c: CircleStatus, now_ts: int, max_age_s: int) -> int | None:
+    """The time of a circle's latest power sample if it is worth sending after the broker was
+    away: an online circle's, at most `max_age_s` old (older ones would show stale watts)."""
+    if not c.online or c.watts is None or c.last_seen is None:
+        return None
+    ts = int(c.last_seen.timestamp())
+    return ts if ts >= now_ts - max_age_s else None
+
+
 @dataclass(frozen=True)
 class EnergyMessage:
     """One stored log interval as published: consumption minus production of its span."""
