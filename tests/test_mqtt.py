@@ -8,6 +8,7 @@ from __future__ import annotations
 import itertools
 import logging
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -24,7 +25,7 @@ from pwtui.config import load_config
 from pwtui.engine import Engine
 from pwtui.mqtt import MqttBridge
 from pwtui.store import DB_NAME, Store
-from tests.mosquitto import BINARY, Mosquitto, Received, Subscriber, wait_until
+from tests.mosquitto import BINARY, Mosquitto, Received, Subscriber, free_port, make_tls_files, wait_until
 
 pytestmark = pytest.mark.skipif(BINARY is None, reason="mosquitto is not installed (apt install mosquitto)")
 
@@ -66,10 +67,12 @@ always_on = true
 class Running:
     """Engine + bridge in this process, as `pwtui --headless` runs them."""
 
-    def __init__(self, folder: Path, url: str, port: int, energy_rate: float = 50.0) -> None:
+    def __init__(
+        self, folder: Path, url: str, port: int, energy_rate: float = 50.0, mqtt_extra: str = ""
+    ) -> None:
         virtual.forget(url)
         self.net = virtual.network_for(url)
-        self.config = load_config(write_config(folder, url, port))
+        self.config = load_config(write_config(folder, url, port, mqtt_extra))
         self.events: list[E.Event] = []
         self.engine = Engine(self.config, on_event=self.events.append)
         self.bridge = MqttBridge(self.config.mqtt, self.engine, energy_rate=energy_rate)
@@ -401,3 +404,47 @@ def test_headless_status_online_clean_stop_and_last_will_after_kill_9(tmp_path, 
     finally:
         if p.poll() is None:
             p.kill()
+
+
+# --- TLS ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.skipif(shutil.which("openssl") is None, reason="openssl is not installed")
+def test_tls_with_ca_file_and_a_refused_certificate(tmp_path: Path, caplog) -> None:
+    ca, crt, key = make_tls_files(tmp_path / "tls")
+    tls_port = free_port()
+    broker = Mosquitto(
+        tmp_path / "broker",
+        extra=f"listener {tls_port} 127.0.0.1\ncafile {ca}\ncertfile {crt}\nkeyfile {key}\n",
+    ).start()
+    sub = Subscriber(broker.port, f"{P}/#")  # the plain listener
+    (tmp_path / "good").mkdir()
+    (tmp_path / "bad").mkdir()
+    try:
+        r = Running(
+            tmp_path / "good",
+            "sim://?circles=1&seed=38&latency=0",
+            tls_port,
+            mqtt_extra=f'tls = true\nca_file = "{ca}"',
+        )
+        try:
+            sub.wait_topic(f"{P}/status", lambda m: m.payload == b"online", what="online over TLS")
+            assert r.bridge.state == "connected"
+        finally:
+            r.stop_event.set()
+            r.thread.join(5)
+            r.bridge.stop()
+        sub.wait_topic(f"{P}/status", lambda m: m.payload == b"offline", what="offline on stop")
+        # without the CA the broker's certificate is not trusted: no connection, a clear warning
+        caplog.set_level(logging.WARNING, logger="pwtui.mqtt")
+        r = Running(tmp_path / "bad", "sim://?circles=1&seed=39&latency=0", tls_port, mqtt_extra="tls = true")
+        try:
+            wait_until(lambda: "retrying" in caplog.text, 15, "a warning about the broker")
+            assert r.bridge.state == "retrying"
+        finally:
+            r.stop_event.set()
+            r.thread.join(5)
+            r.bridge.stop()
+    finally:
+        sub.close()
+        broker.stop()

@@ -82,14 +82,14 @@ def test_circle_payload_keys_and_values() -> None:
         last_seen=seen,
         node_type="circle+",
     )
-    p = circle_payload(c, now_ts=T0, switchreq="off", requid="abc", power1h=50)
+    p = circle_payload(c, switchreq="off", requid="abc", power1h=50)
     assert p["type"] == "circle+" and p["switch"] == "off" and p["schedule"] == "on"
     assert p["readonly"] is True and p["requid"] == "abc" and p["switchreq"] == "off"
     assert p["power1s"] == 79.0 and type(p["power1s"]) is float and p["power8s"] == 81.25
     assert p["power1h"] == 50.0 and type(p["power1h"]) is float
     assert p["lastseen"] == T0 and p["powerts"] == T0 and p["interval"] == 5
     assert p["schedname"] == "winter" and "\x1b" not in p["name"]  # untrusted text stays text
-    unknown = circle_payload(CircleStatus(mac=MAC), now_ts=T0)
+    unknown = circle_payload(CircleStatus(mac=MAC))
     assert unknown["switch"] == "?" and unknown["lastseen"] == 0 and unknown["online"] is False
 
 

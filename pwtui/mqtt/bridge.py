@@ -129,13 +129,19 @@ class MqttBridge:
                 except queue.Empty:
                     pass
                 else:
-                    self._handle(kind, value)
-                self._due_replies()
-                self._energy.pump(self._connected, self._circles)
-        except Exception:
-            log.exception("MQTT bridge failed")
+                    self._step(self._handle, kind, value)
+                self._step(self._due_replies)
+                self._step(self._energy.pump, self._connected, self._circles)
         finally:
             self._energy.close()
+
+    @staticmethod
+    def _step(fn: Callable[..., None], *args: object) -> None:
+        """One piece of work; a failure is logged and the bridge goes on (a logger never stops)."""
+        try:
+            fn(*args)
+        except Exception:
+            log.exception("MQTT bridge: %s failed", getattr(fn, "__name__", fn))
 
     def _handle(self, kind: str, value: object) -> None:
         if kind == "event":
@@ -232,7 +238,6 @@ class MqttBridge:
             return
         payload = circle_payload(
             c,
-            now_ts=int(time.time()),
             switchreq=self._switchreq.get(c.mac, "?"),
             requid=self._requid.get(c.mac, "unset"),
             power1h=self._power1h(c.mac),

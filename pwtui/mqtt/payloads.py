@@ -118,7 +118,6 @@ def circle_type(c: CircleStatus) -> str:
 def circle_payload(
     c: CircleStatus,
     *,
-    now_ts: int,
     switchreq: str = "?",
     requid: str = "unset",
     power1h: float = 0.0,
@@ -207,7 +206,6 @@ def discovery_configs(c: CircleStatus, topics: Topics) -> list[tuple[str, dict[s
             {
                 "name": "Switch",
                 "unique_id": f"pwtui_{mac}_switch",
-                "object_id": f"plugwise_{mac.lower()}",
                 "state_topic": topics.circle(mac),
                 "value_template": "{{ value_json.switch }}",
                 "state_on": "on",
@@ -223,7 +221,6 @@ def discovery_configs(c: CircleStatus, topics: Topics) -> list[tuple[str, dict[s
             {
                 "name": "Power",
                 "unique_id": f"pwtui_{mac}_power",
-                "object_id": f"plugwise_{mac.lower()}_power",
                 "state_topic": topics.power(mac),
                 "value_template": "{{ value_json.power }}",
                 "unit_of_measurement": "W",
@@ -237,7 +234,6 @@ def discovery_configs(c: CircleStatus, topics: Topics) -> list[tuple[str, dict[s
             {
                 "name": "Energy",
                 "unique_id": f"pwtui_{mac}_energy",
-                "object_id": f"plugwise_{mac.lower()}_energy",
                 "state_topic": topics.energy(mac),
                 "value_template": "{{ (" + cum + " / 1000) | round(3) }}",
                 "unit_of_measurement": "kWh",
