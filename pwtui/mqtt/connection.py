@@ -15,7 +15,7 @@ import ssl
 from typing import Any
 
 import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
 from paho.mqtt.reasoncodes import ReasonCode
 
 from ..config import MqttConfig
@@ -31,10 +31,25 @@ KEEPALIVE_S = 30
 Item = tuple[str, Any]
 
 
+class _Client(mqtt.Client):
+    """paho's client, telling why a connection attempt failed (paho's own `on_connect_fail`
+    does not say: a refused port and an untrusted certificate look the same)."""
+
+    inbox: queue.Queue[Item] | None = None
+
+    def reconnect(self) -> MQTTErrorCode:
+        try:
+            return super().reconnect()
+        except OSError as exc:
+            if self.inbox is not None:
+                self.inbox.put(("refused", str(exc) or type(exc).__name__))
+            raise
+
+
 def make_client(config: MqttConfig, topics: Topics, inbox: queue.Queue[Item]) -> mqtt.Client:
     """A configured, not yet connected client whose callbacks feed `inbox`."""
     client_id = config.client_id or f"pwtui-{socket.gethostname()}-{os.getpid()}"
-    client = mqtt.Client(
+    client = _Client(
         callback_api_version=CallbackAPIVersion.VERSION2,
         client_id=client_id,
         clean_session=True,
@@ -46,6 +61,7 @@ def make_client(config: MqttConfig, topics: Topics, inbox: queue.Queue[Item]) ->
         client.tls_set(
             ca_certs=str(config.ca_file) if config.ca_file else None, tls_version=ssl.PROTOCOL_TLS_CLIENT
         )
+    client.inbox = inbox
     client.will_set(topics.status, "offline", qos=1, retain=True)
     client.reconnect_delay_set(min_delay=MIN_RETRY_S, max_delay=MAX_RETRY_S)
 
@@ -69,14 +85,10 @@ def make_client(config: MqttConfig, topics: Topics, inbox: queue.Queue[Item]) ->
     def on_publish(_c: mqtt.Client, _u: object, mid: int, _reason: ReasonCode, _props: object) -> None:
         inbox.put(("ack", mid))
 
-    def on_connect_fail(_c: mqtt.Client, _u: object) -> None:
-        inbox.put(("refused", "no connection"))
-
     client.on_connect = on_connect
     client.on_disconnect = on_disconnect
     client.on_message = on_message
     client.on_publish = on_publish
-    client.on_connect_fail = on_connect_fail
     return client
 
 
