@@ -46,6 +46,16 @@ def run_logger(tmp: Path, seconds: float, interval: int, mqtt_port: int | None) 
         text=True,
         cwd=ROOT,
     )
+    try:
+        return _measure(tmp, sim, seconds, interval, mqtt_port)
+    finally:
+        sim.send_signal(signal.SIGINT)
+        sim.wait(10)
+
+
+def _measure(
+    tmp: Path, sim: subprocess.Popen[str], seconds: float, interval: int, mqtt_port: int | None
+) -> tuple[float, float]:
     assert sim.stdout is not None
     url = sim.stdout.readline().strip()
     name = "with" if mqtt_port else "without"
@@ -54,24 +64,19 @@ def run_logger(tmp: Path, seconds: float, interval: int, mqtt_port: int | None) 
     if mqtt_port:
         text += f'[mqtt]\nhost = "127.0.0.1"\nport = {mqtt_port}\n'
     cfg.write_text(text)
+    log = tmp / f"{name}.log"
     t0 = time.monotonic()
-    logger = subprocess.Popen(
-        [sys.executable, "-m", "pwtui", "--headless", "--config", str(cfg)],
-        stderr=(tmp / f"{name}.log").open("w"),
-        cwd=ROOT,
-    )
+    with log.open("w") as err:
+        logger = subprocess.Popen(
+            [sys.executable, "-m", "pwtui", "--headless", "--config", str(cfg)], stderr=err, cwd=ROOT
+        )
     time.sleep(seconds)  # a benchmark measures a fixed span
-    os.kill(logger.pid, signal.SIGTERM)
+    os.kill(logger.pid, signal.SIGTERM)  # not send_signal: it would reap the child and its rusage
     _pid, status, usage = os.wait4(logger.pid, 0)
     logger.returncode = os.waitstatus_to_exitcode(status)
     if logger.returncode != 0:
-        raise SystemExit(
-            f"the logger failed ({logger.returncode}):\n{(tmp / f'{name}.log').read_text()[-3000:]}"
-        )
-    wall = time.monotonic() - t0
-    sim.send_signal(signal.SIGINT)
-    sim.wait(10)
-    return usage.ru_utime + usage.ru_stime, wall
+        raise SystemExit(f"the logger failed ({logger.returncode}):\n{log.read_text()[-3000:]}")
+    return usage.ru_utime + usage.ru_stime, time.monotonic() - t0
 
 
 def _kind(topic: str) -> str:

@@ -21,7 +21,7 @@ import paho.mqtt.client as mqtt
 from .. import events as E
 from ..config import MqttConfig
 from .commands import BadCommand, MqttCommand, parse_command
-from .connection import Item, describe, make_client
+from .connection import KEEPALIVE_S, Item, describe, make_client
 from .energy import EnergyPublisher
 from .payloads import (
     Topics,
@@ -91,7 +91,7 @@ class MqttBridge:
         log.info("MQTT bridge to %s, topics under %s/", describe(self.config), self.config.prefix)
         self._client = make_client(self.config, self.topics, self._inbox)
         self._state = "retrying"
-        self._client.connect_async(self.config.host, self.config.port, keepalive=30)
+        self._client.connect_async(self.config.host, self.config.port, keepalive=KEEPALIVE_S)
         self._client.loop_start()
         self._remove_listener = self.engine.add_listener(lambda ev: self._inbox.put(("event", ev)))
         self._worker = threading.Thread(target=self._run, name="mqtt-bridge", daemon=True)
@@ -124,16 +124,25 @@ class MqttBridge:
             if snap.circles:
                 self._inbox.put(("event", E.CycleUpdate(snap)))
             while not self._stop.is_set():
-                try:
-                    kind, value = self._inbox.get(timeout=TICK_S)
-                except queue.Empty:
-                    pass
-                else:
+                for kind, value in self._take_inbox():
                     self._step(self._handle, kind, value)
                 self._step(self._due_replies)
                 self._step(self._energy.pump, self._connected, self._circles)
         finally:
             self._energy.close()
+
+    def _take_inbox(self, most: int = 1000) -> list[Item]:
+        """What arrived: waits up to a tick for the first item, then takes what is there."""
+        try:
+            items = [self._inbox.get(timeout=TICK_S)]
+        except queue.Empty:
+            return []
+        while len(items) < most:
+            try:
+                items.append(self._inbox.get_nowait())
+            except queue.Empty:
+                break
+        return items
 
     @staticmethod
     def _step(fn: Callable[..., None], *args: object) -> None:
@@ -243,7 +252,7 @@ class MqttBridge:
             power1h=self._power1h(c.mac),
         )
         if data:  # a reqstate's fresh reading
-            for ours, theirs in (("power1s", "watts_1s"), ("power8s", "watts_8s")):
+            for ours, theirs in (("power1s", "watts_1s"), ("power8s", "watts_8s"), ("power8s", "watts")):
                 value = data.get(theirs)
                 if isinstance(value, int | float) and not isinstance(value, bool):
                     payload[ours] = round(float(value), 3)
