@@ -20,7 +20,7 @@ import paho.mqtt.client as mqtt
 
 from .. import events as E
 from ..config import MqttConfig
-from .commands import BadCommand, MqttCommand, parse_command
+from .commands import BadCommand, parse_command, refusal
 from .connection import KEEPALIVE_S, Item, describe, make_client
 from .energy import EnergyPublisher
 from .payloads import (
@@ -286,7 +286,7 @@ class MqttBridge:
         self._requid[cmd.mac] = cmd.uid if cmd.uid is not None else "unset"
         if cmd.kind == "switch" and cmd.val is not None:
             self._switchreq[cmd.mac] = cmd.val
-        refused = self._refusal(cmd, circle)
+        refused = refusal(cmd, circle)
         if refused:
             log.warning("MQTT %s %s %s refused: %s", cmd.kind, cmd.mac, cmd.val or "", refused)
             self._send_state(circle)
@@ -300,14 +300,6 @@ class MqttBridge:
             command = E.ReadPower(cmd.mac)
         log.info("MQTT %s %s %s", cmd.kind, cmd.mac, cmd.val or "")
         self._commands[self.engine.submit(command)] = cmd.mac
-
-    @staticmethod
-    def _refusal(cmd: MqttCommand, circle: E.CircleStatus) -> str | None:
-        if not cmd.valid:
-            return f"'val' must be on or off, not {cmd.val!r}"
-        if cmd.kind == "switch" and circle.always_on:
-            return "the circle is always on (readonly)"
-        return None
 
     def _on_result(self, res: E.CommandResult) -> None:
         mac = self._commands.pop(res.command_id, None) or res.mac

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from ..config import MAC_RE
+from ..events import CircleStatus
 from ..text import safe_text
 
 Kind = Literal["switch", "schedule", "reqstate"]
@@ -88,3 +89,13 @@ def parse_command(prefix: str, topic: str, payload: bytes, known: Container[str]
     if "val" not in data:
         return BadCommand(topic, "'val' is missing")
     return MqttCommand(kind, mac, str(data["val"]).strip().lower(), uid)
+
+
+def refusal(cmd: MqttCommand, circle: CircleStatus) -> str | None:
+    """Why a well-formed command is answered without being carried out (None: carry it out).
+    Like Plugwise-2-py, an always-on circle is read-only for `switch`, on or off."""
+    if not cmd.valid:
+        return f"'val' must be on or off, not {safe_text(cmd.val)!r}"
+    if cmd.kind == "switch" and circle.always_on:
+        return "the circle is always on (readonly)"
+    return None
