@@ -22,6 +22,7 @@ import pytest
 from protocol import virtual
 from pwtui import events as E
 from pwtui.config import load_config
+from pwtui.controlfile import update_row
 from pwtui.engine import Engine
 from pwtui.mqtt import MqttBridge
 from pwtui.store import DB_NAME, Store
@@ -198,6 +199,18 @@ def test_password_is_never_logged(run, sub: Subscriber, caplog: pytest.LogCaptur
     sub.wait_topic(f"{P}/state/circle/{C1}", lambda m: _is_json(m, online=True))
     assert "pwtui@127.0.0.1" in caplog.text
     assert "s3cret" not in caplog.text and "s3cret" not in repr(r.config)
+
+
+def test_circle_state_on_offline_and_control_change(run, sub: Subscriber) -> None:
+    r = run("sim://?circles=2&seed=40&latency=0")
+    sub.wait_topic(f"{P}/state/circle/{C2}", lambda m: _is_json(m, online=True, monitor=True))
+    r.net.set_online(C2, False)
+    sub.wait_topic(f"{P}/state/circle/{C2}", lambda m: _is_json(m, online=False), timeout=20, what="offline")
+    r.net.set_online(C2, True)
+    sub.wait_topic(f"{P}/state/circle/{C2}", lambda m: _is_json(m, online=True) and m.json()["lastseen"] > 0)
+    # the control file changes (the console's settings or an editor): a fresh state follows
+    update_row(r.config.paths.control, C1, monitor=False)
+    sub.wait_topic(f"{P}/state/circle/{C1}", lambda m: _is_json(m, monitor=False), what="monitor off")
 
 
 # --- commands -----------------------------------------------------------------------------
