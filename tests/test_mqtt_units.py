@@ -216,3 +216,29 @@ def test_backlog_waits_for_the_production_half(tmp_path: Path) -> None:
     with st.batch():
         st.add_intervals([Interval(MAC, T0 + 3600, T0 + 7200, 1.0, True)])
     assert [(m.end_ts - T0, m.wh, m.cum_wh) for m in b.take([MAC], {MAC: True}, 10)] == [(7200, 3.0, -12.0)]
+
+
+def test_backlog_sends_intervals_stored_late_and_keeps_the_mark(store: Store, caplog) -> None:
+    b = EnergyBacklog(store, clock=lambda: T0 + 10 * 3600)
+    first = b.take([MAC], {}, budget=100)
+    assert _ends(first) == [h * 3600 for h in range(1, 7)]
+    for mid, m in enumerate(first):
+        b.sent(m, mid)
+        b.acked(mid)
+    # the engine reads today's blocks first: an older interval lands after newer ones were sent
+    with store.batch():
+        store.add_intervals(
+            [
+                Interval(MAC, T0 + 2 * 3600, T0 + 2 * 3600 + 1800, 7.0, False),
+                Interval(MAC, T0 + 6 * 3600, T0 + 7 * 3600, 1.0, False),
+            ]
+        )
+    late = b.take([MAC], {}, budget=100)
+    assert [m.end_ts - T0 for m in late] == [7200 + 1800, 7 * 3600]
+    assert late[0].cum_wh == pytest.approx(10 + 11 + 7)  # every interval up to it counts
+    assert late[1].cum_wh == pytest.approx(sum(10 + h for h in range(6)) + 7 + 1)
+    assert "stored after later ones were sent" in caplog.text
+    for mid, m in enumerate(late, 100):
+        b.sent(m, mid)
+        b.acked(mid)
+    assert b.marks_to_save() == {MAC: T0 + 7 * 3600}  # the late one never moves the mark back

@@ -10,6 +10,7 @@ long outage never fills memory.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
@@ -17,6 +18,8 @@ from dataclasses import dataclass, field
 
 from ..store import Store
 from .payloads import EnergyMessage
+
+log = logging.getLogger("pwtui.mqtt")
 
 BACKFILL_S = 7 * 86400  # a circle never published before: its last week of stored intervals
 
@@ -26,6 +29,8 @@ class _Circle:
     cursor: int  # end_ts of the last interval handed out
     cum_wh: float  # net Wh up to and including the cursor
     mark: int  # end_ts of the last acknowledged interval, in order
+    checked: int  # every interval ending by this was handed out (late arrivals checked)
+    handed: set[int] = field(default_factory=set)  # ends handed out after `checked`
     in_flight: deque[int] = field(default_factory=deque)
     acked: set[int] = field(default_factory=set)
 
@@ -59,7 +64,9 @@ class EnergyBacklog:
         if c is None:
             mark = self.store.mqtt_mark(mac)
             start = mark if mark is not None else int(self.clock()) - self.backfill_s
-            c = _Circle(cursor=start, cum_wh=self.store.net_energy_upto(mac, start), mark=start)
+            c = _Circle(
+                cursor=start, cum_wh=self.store.net_energy_upto(mac, start), mark=start, checked=start
+            )
             self._circles[mac] = c
         return c
 
@@ -88,15 +95,40 @@ class EnergyBacklog:
 
     def _take_one(self, mac: str, production: bool, limit: int) -> list[EnergyMessage]:
         c = self._circle(mac)
-        rows = self.store.energy_after(mac, c.cursor, limit)
-        out = []
+        out = self._late(mac, c, limit)
+        rows = self.store.energy_after(mac, c.cursor, limit - len(out))
         for i, (start, end, wh, kinds) in enumerate(rows):
-            last = i == len(rows) - 1 and len(rows) < limit
+            last = i == len(rows) - 1 and len(rows) < limit - len(out)
             if production and kinds < 2 and last:
                 break  # its production half is not stored yet: wait for it (or a later interval)
             c.cum_wh += wh
             c.cursor = end
+            c.handed.add(end)
             out.append(EnergyMessage(mac, start, end, wh, c.cum_wh))
+        return out
+
+    def _late(self, mac: str, c: _Circle, limit: int) -> list[EnergyMessage]:
+        """Intervals stored after later ones were handed out (the engine reads a long backlog's
+        newest blocks first): sent now, out of order but not lost, with a log line."""
+        if c.cursor == c.checked:
+            return []
+        if self.store.energy_count(mac, c.checked, c.cursor) == len(c.handed):
+            c.checked, c.handed = c.cursor, set()
+            return []
+        rows = self.store.energy_after(mac, c.checked, 1_000_000, until_ts=c.cursor)
+        late = [r for r in rows if r[1] not in c.handed][:limit]
+        if not late:
+            return []
+        log.warning(
+            "MQTT: %d energy interval(s) of %s were stored after later ones were sent; sending them now",
+            len(late),
+            mac,
+        )
+        out = []
+        for start, end, wh, _kinds in late:
+            c.handed.add(end)
+            out.append(EnergyMessage(mac, start, end, wh, self.store.net_energy_upto(mac, end)))
+        c.cum_wh = self.store.net_energy_upto(mac, c.cursor)  # the late ones count from now on
         return out
 
     def sent(self, msg: EnergyMessage, mid: int) -> None:
@@ -115,8 +147,9 @@ class EnergyBacklog:
         c = self._circles[mac]
         c.acked.add(end)
         while c.in_flight and c.in_flight[0] in c.acked:
-            c.mark = c.in_flight.popleft()
-            c.acked.discard(c.mark)
+            head = c.in_flight.popleft()
+            c.acked.discard(head)
+            c.mark = max(c.mark, head)  # a late interval is older than the mark
             self._dirty.add(mac)
 
     def marks_to_save(self) -> dict[str, int]:

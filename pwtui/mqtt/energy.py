@@ -68,7 +68,10 @@ class EnergyPublisher:
         if connected and self._maybe_more and self._tokens >= 1 and circles and self.store() is not None:
             assert self.backlog is not None
             production = {mac: c.production for mac, c in circles.items()}
-            for msg in self.backlog.take(sorted(circles), production, int(self._tokens)):
+            # a circle still catching up its log may store older intervals after newer ones:
+            # its energy waits until it is done, so what is sent stays in time order
+            ready = sorted(mac for mac, c in circles.items() if c.history_done >= c.history_total)
+            for msg in self.backlog.take(ready, production, int(self._tokens)):
                 self.backlog.sent(msg, self.publish(self.topics.energy(msg.mac), dumps(energy_payload(msg))))
                 self._tokens -= 1
             self._maybe_more = self.backlog.more
