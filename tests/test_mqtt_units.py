@@ -238,7 +238,10 @@ def test_backlog_sends_intervals_stored_late_and_keeps_the_mark(store: Store, ca
     assert late[0].cum_wh == pytest.approx(10 + 11 + 7)  # every interval up to it counts
     assert late[1].cum_wh == pytest.approx(sum(10 + h for h in range(6)) + 7 + 1)
     assert "stored after later ones were sent" in caplog.text
+    b.marks_to_save()
     for mid, m in enumerate(late, 100):
         b.sent(m, mid)
-        b.acked(mid)
-    assert b.marks_to_save() == {MAC: T0 + 7 * 3600}  # the late one never moves the mark back
+    b.acked(100)
+    assert b.marks_to_save() == {MAC: T0 + 6 * 3600}  # the late one never moves the mark back
+    b.acked(101)
+    assert b.marks_to_save() == {MAC: T0 + 7 * 3600}
