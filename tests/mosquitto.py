@@ -113,7 +113,9 @@ class Subscriber:
             client_id=session or "",
             clean_session=session is None,
         )
+        self.subscribed = threading.Event()
         self.client.on_message = self._on_message
+        self.client.on_subscribe = lambda *_: self.subscribed.set()
         self.client.on_connect = lambda c, *_: c.subscribe(topic, qos=1)
         self.client.reconnect_delay_set(1, 2)
         self.client.connect("127.0.0.1", port, keepalive=10)
