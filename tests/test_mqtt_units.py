@@ -89,8 +89,14 @@ def test_circle_payload_keys_and_values() -> None:
     assert p["power1h"] == 50.0 and type(p["power1h"]) is float
     assert p["lastseen"] == T0 and p["powerts"] == T0 and p["interval"] == 5
     assert p["schedname"] == "winter" and "\x1b" not in p["name"]  # untrusted text stays text
-    unknown = circle_payload(CircleStatus(mac=MAC))
-    assert unknown["switch"] == "?" and unknown["lastseen"] == 0 and unknown["online"] is False
+    assert circle_payload(CircleStatus(mac=MAC), circle_plus_mac=MAC)["type"] == "circle+"
+    unknown = circle_payload(CircleStatus(mac=MAC), circle_plus_mac=OTHER)
+    assert (
+        unknown["type"] == "circle"
+        and unknown["switch"] == "?"
+        and unknown["lastseen"] == 0
+        and unknown["online"] is False
+    )
 
 
 def test_discovery_off_and_production_energy_template() -> None:

@@ -72,6 +72,7 @@ class MqttBridge:
         )
         self._circles: dict[str, E.CircleStatus] = {}
         self._node_table: set[str] = set()
+        self._cp_mac: str | None = None
         self._keys: dict[str, tuple[object, ...]] = {}
         self._announced: dict[str, tuple[object, ...]] = {}
         self._power_ts: dict[str, int] = {}
@@ -199,6 +200,7 @@ class MqttBridge:
 
     def _on_snapshot(self, snap: E.Snapshot) -> None:
         current = {c.mac: c for c in snap.circles}
+        self._cp_mac = snap.link.circle_plus_mac or self._cp_mac
         table = {mac for _i, mac in snap.node_table}
         removed = (set(self._circles) - set(current)) | (
             (self._node_table - table) if snap.link.up else set()
@@ -226,7 +228,7 @@ class MqttBridge:
         key = (c.name, c.model, c.location, c.production, c.fw_version)
         if not self._connected or not self.topics.discovery or self._announced.get(c.mac) == key:
             return
-        for topic, config in discovery_configs(c, self.topics):
+        for topic, config in discovery_configs(c, self.topics, self._cp_mac):
             self._publish(topic, dumps(config))
         self._announced[c.mac] = key
 
@@ -247,6 +249,7 @@ class MqttBridge:
             return
         payload = circle_payload(
             c,
+            circle_plus_mac=self._cp_mac,
             switchreq=self._switchreq.get(c.mac, "?"),
             requid=self._requid.get(c.mac, "unset"),
             power1h=self._power1h(c.mac),

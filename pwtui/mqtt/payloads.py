@@ -111,13 +111,15 @@ def _onoff(value: bool | None) -> str:
     return "?" if value is None else ("on" if value else "off")
 
 
-def circle_type(c: CircleStatus) -> str:
-    return "circle+" if c.node_type == "circle+" else "circle"
+def circle_type(c: CircleStatus, circle_plus_mac: str | None = None) -> str:
+    """ "circle+" or "circle": from the node type, or before that is read, from the stick."""
+    return "circle+" if c.node_type == "circle+" or c.mac == circle_plus_mac else "circle"
 
 
 def circle_payload(
     c: CircleStatus,
     *,
+    circle_plus_mac: str | None = None,
     switchreq: str = "?",
     requid: str = "unset",
     power1h: float = 0.0,
@@ -131,7 +133,7 @@ def circle_payload(
     lastseen = int(c.last_seen.timestamp()) if c.last_seen else 0
     return {
         "mac": c.mac,
-        "type": circle_type(c),
+        "type": circle_type(c, circle_plus_mac),
         "name": safe_text(c.name),
         "location": safe_text(c.location),
         "online": bool(c.online),
@@ -174,7 +176,9 @@ def state_key(c: CircleStatus) -> tuple[object, ...]:
     )
 
 
-def discovery_configs(c: CircleStatus, topics: Topics) -> list[tuple[str, dict[str, Any]]]:
+def discovery_configs(
+    c: CircleStatus, topics: Topics, circle_plus_mac: str | None = None
+) -> list[tuple[str, dict[str, Any]]]:
     """Home Assistant MQTT discovery: one device per circle with a switch, a power sensor and an
     energy sensor, all available while `<prefix>/status` is "online"."""
     if not topics.discovery:
@@ -184,7 +188,7 @@ def discovery_configs(c: CircleStatus, topics: Topics) -> list[tuple[str, dict[s
         "identifiers": [mac],
         "name": safe_text(c.name) or mac,
         "manufacturer": MANUFACTURER,
-        "model": c.model or ("Circle+" if circle_type(c) == "circle+" else "Circle"),
+        "model": c.model or ("Circle+" if circle_type(c, circle_plus_mac) == "circle+" else "Circle"),
     }
     if c.fw_version is not None:
         device["sw_version"] = c.fw_version.date().isoformat()
