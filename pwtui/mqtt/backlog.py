@@ -127,8 +127,8 @@ class EnergyBacklog:
         out = []
         for start, end, wh, _kinds in late:
             c.handed.add(end)
-            out.append(EnergyMessage(mac, start, end, wh, self.store.net_energy_upto(mac, end)))
-        c.cum_wh = self.store.net_energy_upto(mac, c.cursor)  # the late ones count from now on
+            c.cum_wh += wh  # the running total stays monotonic (Home Assistant reads a drop as a reset)
+            out.append(EnergyMessage(mac, start, end, wh, c.cum_wh))
         return out
 
     def sent(self, msg: EnergyMessage, mid: int) -> None:
