@@ -114,7 +114,11 @@ class MqttBridge:
                 except (RuntimeError, ValueError):
                     pass
             client.disconnect()
-            client.loop_stop()
+            # paho's thread may be inside a connection attempt (up to its connect timeout):
+            # it ends on its own after `disconnect`, the logger does not wait for it
+            ender = threading.Thread(target=client.loop_stop, name="mqtt-stop", daemon=True)
+            ender.start()
+            ender.join(timeout)
         self._state = "off"
 
     # --- the worker ----------------------------------------------------------------------
@@ -163,8 +167,9 @@ class MqttBridge:
         elif kind == "connected":
             self._on_connected()
         elif kind == "disconnected" or kind == "refused":
-            if not self._warned:
-                log.warning("MQTT broker %s: %s; retrying", describe(self.config), value)
+            if not self._warned:  # once per outage, not once per retry
+                what = "connection lost" if self._connected else "cannot connect"
+                log.warning("MQTT broker %s: %s (%s); retrying", describe(self.config), what, value)
                 self._warned = True
             self._connected = False
             self._state = "retrying"

@@ -77,7 +77,7 @@ def make_client(config: MqttConfig, topics: Topics, inbox: queue.Queue[Item]) ->
     def on_disconnect(
         _c: mqtt.Client, _u: object, _flags: object, reason: ReasonCode, _props: object
     ) -> None:
-        inbox.put(("disconnected", f"connection lost ({reason})"))
+        inbox.put(("disconnected", str(reason)))
 
     def on_message(_c: mqtt.Client, _u: object, msg: mqtt.MQTTMessage) -> None:
         inbox.put(("message", (msg.topic, bytes(msg.payload))))
