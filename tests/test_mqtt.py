@@ -316,6 +316,12 @@ def test_discovery_configs_and_removal(run, sub: Subscriber, broker: Mosquitto) 
     for kind in ("switch/{}/switch", "sensor/{}/power", "sensor/{}/energy"):
         topic = f"{HA}/{kind.format(C2)}/config"
         sub.wait_topic(topic, lambda m: m.payload == b"" and m.retain is False, what=f"{topic} emptied")
+    # and it stays withdrawn (a configured circle is still listed, offline)
+    cycles = sum(isinstance(e, E.CycleUpdate) for e in r.events)
+    wait_until(lambda: sum(isinstance(e, E.CycleUpdate) for e in r.events) >= cycles + 3, 10, "three cycles")
+    sub.send(f"{P}/cmd/reqstate/{C1}", '{"val":"","uid":"sync"}')  # the bridge has seen them
+    _reply(sub, C1, "sync")
+    assert sub.on(f"{HA}/switch/{C2}/switch/config")[-1].payload == b""
     assert sub.on(f"{HA}/switch/{C1}/switch/config")[-1].payload != b""
 
 

@@ -67,6 +67,7 @@ class MqttBridge:
         self._connected = False
         self._warned = False
         self._gone: set[str] = set()  # removed circles whose discovery is still to withdraw
+        self._left: set[str] = set()  # circles removed from the network (a configured one stays listed)
         self._energy = EnergyPublisher(
             engine.store_path, self.topics, lambda t, p: self._publish(t, p), energy_rate
         )
@@ -195,7 +196,8 @@ class MqttBridge:
             self._withdraw(mac)
         now = int(time.time())
         for c in self._circles.values():
-            self._announce(c)
+            if c.mac not in self._left:
+                self._announce(c)
             self._send_state(c)
             ts = replayable_power(c, now, POWER_MAX_AGE_S)
             if ts is not None:
@@ -206,19 +208,21 @@ class MqttBridge:
     def _on_snapshot(self, snap: E.Snapshot) -> None:
         current = {c.mac: c for c in snap.circles}
         self._cp_mac = snap.link.circle_plus_mac or self._cp_mac
+        # removed from the network: gone from the Circle+'s node table (read with the link up; an
+        # empty table is taken for "not read yet"). A circle missing from one snapshot is not
+        # enough: withdrawing its discovery would delete the user's Home Assistant device.
         table = {mac for _i, mac in snap.node_table}
-        removed = (set(self._circles) - set(current)) | (
-            (self._node_table - table) if snap.link.up else set()
-        )
-        if snap.link.up or not self._node_table:
+        removed: set[str] = set()
+        if snap.link.up and table:
+            removed = self._node_table - table
             self._node_table = table
+            self._left = (self._left | removed) - table  # a circle that joins again is back
         for mac in removed:
             self._withdraw(mac)
         self._circles = current
         for c in snap.circles:
-            if c.mac in removed:
-                continue
-            self._announce(c)
+            if c.mac not in self._left:
+                self._announce(c)
             key = state_key(c)
             if c.mac in self._replies:
                 self._send_state(c, self._replies[c.mac][1])
