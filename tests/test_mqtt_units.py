@@ -8,6 +8,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from pwtui.events import CircleStatus
 from pwtui.mqtt.backlog import EnergyBacklog
@@ -153,6 +155,24 @@ def test_commands_understood(topic: str, payload: bytes, expected: MqttCommand) 
 def test_bad_commands_name_their_reason(topic: str, payload: bytes, reason: str) -> None:
     got = parse_command("pw", topic, payload, {MAC})
     assert isinstance(got, BadCommand) and reason in str(got), got
+
+
+def test_a_huge_payload_is_not_parsed() -> None:
+    got = parse_command("pw", f"pw/cmd/switch/{MAC}", b'{"val":"on","x":"' + b"a" * 70000 + b'"}', {MAC})
+    assert isinstance(got, BadCommand) and "too large" in str(got)
+
+
+@given(
+    topic=st.one_of(st.text(max_size=40), st.builds(lambda k, m: f"pw/cmd/{k}/{m}", st.text(max_size=10), st.sampled_from([MAC, OTHER, "x"]))),
+    payload=st.one_of(st.binary(max_size=60), st.recursive(st.none() | st.booleans() | st.integers() | st.text(max_size=8), lambda c: st.lists(c, max_size=3) | st.dictionaries(st.sampled_from(["val", "uid", "mac", "cmd", "z"]), c, max_size=4)).map(lambda v: json.dumps(v).encode())),
+)  # fmt: skip
+def test_any_message_is_understood_or_ignored_with_a_reason(topic: str, payload: bytes) -> None:
+    got = parse_command("pw", topic, payload, {MAC})
+    assert isinstance(got, MqttCommand | BadCommand)
+    if isinstance(got, BadCommand):
+        assert str(got).startswith("MQTT command on") and "\x1b" not in str(got)
+    else:
+        assert got.mac == MAC and (got.val is None or got.val == got.val.strip().lower())
 
 
 # --- the energy backlog on a real store -------------------------------------------------------

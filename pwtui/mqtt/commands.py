@@ -23,6 +23,7 @@ Kind = Literal["switch", "schedule", "reqstate"]
 KINDS: tuple[Kind, ...] = ("switch", "schedule", "reqstate")
 ON_OFF = ("on", "off")
 _MAX_SHOWN = 80  # characters of a bad payload quoted in a log line
+MAX_PAYLOAD = 64 * 1024  # a command is a few dozen bytes; more is not parsed at all
 
 
 @dataclass(frozen=True)
@@ -74,9 +75,11 @@ def parse_command(prefix: str, topic: str, payload: bytes, known: Container[str]
     mac = mac.upper()
     if mac not in known:
         return BadCommand(topic, f"unknown circle {mac}")
+    if len(payload) > MAX_PAYLOAD:
+        return BadCommand(topic, f"payload of {len(payload)} bytes is too large")
     try:
         data = json.loads(payload.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
         return BadCommand(topic, f"payload is not JSON ({exc}): {_shown(payload)!r}")
     if not isinstance(data, dict):
         return BadCommand(topic, f"payload is not a JSON object: {_shown(payload)!r}")

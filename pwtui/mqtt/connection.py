@@ -80,7 +80,12 @@ def make_client(config: MqttConfig, topics: Topics, inbox: queue.Queue[Item]) ->
         inbox.put(("disconnected", str(reason)))
 
     def on_message(_c: mqtt.Client, _u: object, msg: mqtt.MQTTMessage) -> None:
-        inbox.put(("message", (msg.topic, bytes(msg.payload))))
+        try:
+            topic = msg.topic
+        except UnicodeDecodeError:  # brokers refuse such topics; should one pass, paho's thread lives on
+            log.warning("MQTT: a message on a topic that is not UTF-8 ignored")
+            return
+        inbox.put(("message", (topic, bytes(msg.payload))))
 
     def on_publish(_c: mqtt.Client, _u: object, mid: int, _reason: ReasonCode, _props: object) -> None:
         inbox.put(("ack", mid))
