@@ -163,7 +163,7 @@ def test_a_huge_payload_is_not_parsed() -> None:
 
 
 @given(
-    topic=st.one_of(st.text(max_size=40), st.builds(lambda k, m: f"pw/cmd/{k}/{m}", st.text(max_size=10), st.sampled_from([MAC, OTHER, "x"]))),
+    topic=st.one_of(st.text(max_size=40), st.builds(lambda k, m: f"pw/cmd/{k}/{m}", st.sampled_from(["switch", "schedule", "reqstate"]) | st.text(max_size=10), st.sampled_from([MAC, OTHER, "x"]))),
     payload=st.one_of(st.binary(max_size=60), st.recursive(st.none() | st.booleans() | st.integers() | st.text(max_size=8), lambda c: st.lists(c, max_size=3) | st.dictionaries(st.sampled_from(["val", "uid", "mac", "cmd", "z"]), c, max_size=4)).map(lambda v: json.dumps(v).encode())),
 )  # fmt: skip
 def test_any_message_is_understood_or_ignored_with_a_reason(topic: str, payload: bytes) -> None:
