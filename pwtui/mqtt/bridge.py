@@ -81,7 +81,6 @@ class MqttBridge:
         self._requid: dict[str, str] = {}
         self._commands: dict[int, str] = {}  # command id -> mac, for MQTT commands in flight
         self._replies: dict[str, tuple[float, dict[str, object] | None]] = {}  # mac -> (due, data)
-        self.published = 0  # messages handed to paho (benchmark)
 
     @property
     def state(self) -> State:
@@ -182,7 +181,6 @@ class MqttBridge:
 
     def _publish(self, topic: str, payload: bytes | str, qos: int = 1, retain: bool = True) -> int:
         assert self._client is not None
-        self.published += 1
         return self._client.publish(topic, payload, qos=qos, retain=retain).mid
 
     def _on_connected(self) -> None:
