@@ -104,9 +104,7 @@ def main() -> int:
         finally:
             sub.close()
             broker.stop()
-    kinds = Counter(
-        m.topic.split("/")[2] if "/state/" in m.topic else m.topic.split("/")[1] for m in sub.messages
-    )
+    kinds = Counter(_kind(m.topic) for m in sub.messages)
     cycles_off = max(1.0, wall_off / args.interval)
     cycles_on = max(1.0, wall_on / args.interval)
     print(
