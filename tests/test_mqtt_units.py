@@ -23,6 +23,7 @@ from pwtui.mqtt.payloads import (
     energy_payload,
     power_payload,
     replayable_power,
+    with_reading,
 )
 from pwtui.store import Interval, Store
 
@@ -99,6 +100,14 @@ def test_circle_payload_keys_and_values() -> None:
         and unknown["lastseen"] == 0
         and unknown["online"] is False
     )
+
+
+def test_a_reqstate_reading_replaces_the_powers() -> None:
+    p = circle_payload(CircleStatus(mac=MAC, online=True, watts=1.0, watts_1s=2.0))
+    fresh = with_reading(p, {"mac": MAC, "watts": 80, "watts_1s": 79.5, "time": "2026-12-01T10:00:00Z"})
+    assert (fresh["power8s"], fresh["power1s"]) == (80.0, 79.5) and type(fresh["power8s"]) is float
+    assert with_reading(p, {"watts": None, "watts_1s": True}) == p  # nothing usable: unchanged
+    assert p["power8s"] == 1.0  # the original is not changed
 
 
 def test_discovery_off_and_production_energy_template() -> None:

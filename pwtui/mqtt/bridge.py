@@ -31,6 +31,7 @@ from .payloads import (
     power_payload,
     replayable_power,
     state_key,
+    with_reading,
 )
 
 log = logging.getLogger("pwtui.mqtt")
@@ -261,11 +262,8 @@ class MqttBridge:
             requid=self._requid.get(c.mac, "unset"),
             power1h=self._power1h(c.mac),
         )
-        if data:  # a reqstate's fresh reading
-            for ours, theirs in (("power1s", "watts_1s"), ("power8s", "watts_8s"), ("power8s", "watts")):
-                value = data.get(theirs)
-                if isinstance(value, int | float) and not isinstance(value, bool):
-                    payload[ours] = round(float(value), 3)
+        if data:
+            payload = with_reading(payload, data)
         self._publish(self.topics.circle(c.mac), dumps(payload))
         self._keys[c.mac] = state_key(c)
         self._replies.pop(c.mac, None)

@@ -156,6 +156,17 @@ def circle_payload(
     }
 
 
+def with_reading(payload: dict[str, Any], data: dict[str, object]) -> dict[str, Any]:
+    """A circle-state payload with a `reqstate`'s fresh reading (the engine's ReadPower answer:
+    `watts` or `watts_8s`, and `watts_1s`) in place of the last cycle's powers."""
+    out = dict(payload)
+    for ours, theirs in (("power1s", "watts_1s"), ("power8s", "watts_8s"), ("power8s", "watts")):
+        value = data.get(theirs)
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            out[ours] = round(float(value), 3)
+    return out
+
+
 def state_key(c: CircleStatus) -> tuple[object, ...]:
     """What a circle-state message says apart from power: when it changes, one is sent
     (online/offline, switching by hand or schedule, schedule upload, control-file change)."""
