@@ -286,8 +286,6 @@ class Store:
 
     def set_mqtt_marks(self, marks: dict[str, int]) -> None:
         """Record how far each circle's energy was published (one small transaction)."""
-        with self.batch():
-            self.db.executemany(
-                "INSERT OR REPLACE INTO meta VALUES (?, ?)",
-                [(f"mqtt_energy:{mac}", str(ts)) for mac, ts in marks.items()],
-            )
+        rows = [(f"mqtt_energy:{mac}", str(ts)) for mac, ts in marks.items()]
+        with self.db:  # its own connection: a plain transaction, not the engine's batching
+            self.db.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)", rows)
