@@ -386,6 +386,25 @@ def _backlog(r: Running, broker: Mosquitto, sub: Subscriber, live: Subscriber, r
     )
 
 
+def test_connection_state_off_retrying_connected(tmp_path: Path, broker: Mosquitto) -> None:
+    broker.stop()
+    r = Running(tmp_path, "sim://?circles=1&seed=41&latency=0", broker.port)
+    try:
+        assert r.bridge.state == "retrying"  # the broker is away: the logger runs all the same
+        wait_until(lambda: r.engine.snapshot().circles, 10, "the engine runs")
+        broker.start()
+        wait_until(lambda: r.bridge.state == "connected", 15, "connected when the broker is back")
+    finally:
+        r.stop_event.set()
+        r.thread.join(5)
+        t0 = time.monotonic()
+        r.bridge.stop()
+        assert time.monotonic() - t0 < 2.0
+    assert r.bridge.state == "off"
+    unstarted = MqttBridge(r.config.mqtt, r.engine)
+    assert unstarted.state == "off"
+
+
 # --- the headless logger: last will and clean stop -----------------------------------------
 
 
