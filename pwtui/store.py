@@ -257,7 +257,8 @@ class Store:
         joined (production negative) and `kinds` says how many of the two are stored yet."""
         rows = self.db.execute(
             "SELECT MIN(start_ts), end_ts, SUM(CASE production WHEN 1 THEN -wh ELSE wh END), COUNT(*) "
-            "FROM energy WHERE mac=? AND end_ts>? AND end_ts<=? GROUP BY end_ts ORDER BY end_ts LIMIT ?",
+            "FROM energy WHERE mac=? AND production IN (0, 1) AND end_ts>? AND end_ts<=? "
+            "GROUP BY end_ts ORDER BY end_ts LIMIT ?",
             (mac, after_ts, until_ts if until_ts is not None else 2**62, limit),
         ).fetchall()
         return [(int(r[0]), int(r[1]), float(r[2]), int(r[3])) for r in rows]
@@ -265,7 +266,7 @@ class Store:
     def energy_count(self, mac: str, after_ts: int, until_ts: int) -> int:
         """How many intervals (distinct ends) a circle has stored in (after_ts, until_ts]."""
         row = self.db.execute(
-            "SELECT COUNT(DISTINCT end_ts) FROM energy WHERE mac=? AND end_ts>? AND end_ts<=?",
+            "SELECT COUNT(DISTINCT end_ts) FROM energy WHERE mac=? AND production IN (0, 1) AND end_ts>? AND end_ts<=?",
             (mac, after_ts, until_ts),
         ).fetchone()
         return int(row[0])
@@ -274,7 +275,7 @@ class Store:
         """A circle's net Wh (consumption minus production) of all intervals ending by `end_ts`."""
         row = self.db.execute(
             "SELECT COALESCE(SUM(CASE production WHEN 1 THEN -wh ELSE wh END), 0) "
-            "FROM energy WHERE mac=? AND end_ts<=?",
+            "FROM energy WHERE mac=? AND production IN (0, 1) AND end_ts<=?",
             (mac, end_ts),
         ).fetchone()
         return float(row[0])
