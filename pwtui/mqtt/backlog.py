@@ -5,7 +5,8 @@ acknowledged).  Intervals after the mark are read in order, sent with QoS 1, and
 only over acknowledged ones, so a broker that is away, a lost connection or a killed logger
 costs nothing but a repeat: paho re-sends what was in flight when the connection is back, and
 a restarted logger starts again at the mark.  At most `window` intervals are in flight, so a
-long outage never fills memory.
+long outage never fills memory.  An interval stored after later ones were sent (which the
+bridge avoids by waiting for a circle's catch-up) goes out late rather than never.
 """
 
 from __future__ import annotations
@@ -51,7 +52,6 @@ class EnergyBacklog:
         self._circles: dict[str, _Circle] = {}
         self._mids: dict[int, tuple[str, int]] = {}
         self._dirty: set[str] = set()
-        self.sent_total = 0
         self._turn = 0
         self.more = True
 
@@ -135,7 +135,6 @@ class EnergyBacklog:
         """`msg` was handed to paho as message `mid` (QoS 1)."""
         self._mids[mid] = (msg.mac, msg.end_ts)
         self._circles[msg.mac].in_flight.append(msg.end_ts)
-        self.sent_total += 1
 
     def acked(self, mid: int) -> None:
         """The broker acknowledged message `mid`: move the mark over every acknowledged
