@@ -77,9 +77,17 @@ def main(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, _stop)
     engine = Engine(cfg, on_event=_log_event)
     log.info("pwtui logger on %s, data in %s", cfg.stick.port, cfg.paths.data)
+    bridge = None
+    if cfg.mqtt.enabled:
+        from .mqtt import MqttBridge  # paho only where MQTT is used
+
+        bridge = MqttBridge(cfg.mqtt, engine)
+        bridge.start()
     try:
         engine.run(stop)
     finally:
+        if bridge is not None:
+            bridge.stop()
         lock.release()
     log.info("stopped")
     return 0

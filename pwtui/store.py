@@ -279,3 +279,48 @@ class Store(WritePath):
         if table not in ("power", "energy"):
             raise ValueError(table)
         return int(self.db.execute(f"SELECT COUNT(*) FROM {table} WHERE imported != 0").fetchone()[0])
+
+    # --- MQTT: energy intervals by circle, and how far they were published -------------
+    # (read and written by the MQTT bridge's own connection; the mark lives in `meta`)
+
+    def energy_after(
+        self, mac: str, after_ts: int, limit: int = 100, until_ts: int | None = None
+    ) -> list[tuple[int, int, float, int]]:
+        """(start_ts, end_ts, net Wh, kinds) of a circle's intervals ending after `after_ts`
+        (and by `until_ts`), oldest first; consumption and production of one interval are
+        joined (production negative) and `kinds` says how many of the two are stored yet."""
+        rows = self.db.execute(
+            "SELECT MIN(start_ts), end_ts, SUM(CASE production WHEN 1 THEN -wh ELSE wh END), COUNT(*) "
+            "FROM energy WHERE mac=? AND production IN (0, 1) AND end_ts>? AND end_ts<=? "
+            "GROUP BY end_ts ORDER BY end_ts LIMIT ?",
+            (mac, after_ts, until_ts if until_ts is not None else 2**62, limit),
+        ).fetchall()
+        return [(int(r[0]), int(r[1]), float(r[2]), int(r[3])) for r in rows]
+
+    def energy_count(self, mac: str, after_ts: int, until_ts: int) -> int:
+        """How many intervals (distinct ends) a circle has stored in (after_ts, until_ts]."""
+        row = self.db.execute(
+            "SELECT COUNT(DISTINCT end_ts) FROM energy WHERE mac=? AND production IN (0, 1) AND end_ts>? AND end_ts<=?",
+            (mac, after_ts, until_ts),
+        ).fetchone()
+        return int(row[0])
+
+    def net_energy_upto(self, mac: str, end_ts: int) -> float:
+        """A circle's net Wh (consumption minus production) of all intervals ending by `end_ts`."""
+        row = self.db.execute(
+            "SELECT COALESCE(SUM(CASE production WHEN 1 THEN -wh ELSE wh END), 0) "
+            "FROM energy WHERE mac=? AND production IN (0, 1) AND end_ts<=?",
+            (mac, end_ts),
+        ).fetchone()
+        return float(row[0])
+
+    def mqtt_mark(self, mac: str) -> int | None:
+        """End of the last energy interval of `mac` the broker acknowledged (None: never)."""
+        row = self.db.execute("SELECT value FROM meta WHERE key=?", (f"mqtt_energy:{mac}",)).fetchone()
+        return int(row[0]) if row else None
+
+    def set_mqtt_marks(self, marks: dict[str, int]) -> None:
+        """Record how far each circle's energy was published (one small transaction)."""
+        rows = [(f"mqtt_energy:{mac}", str(ts)) for mac, ts in marks.items()]
+        with self.db:  # its own connection: a plain transaction, not the engine's batching
+            self.db.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)", rows)
