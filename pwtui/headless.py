@@ -16,6 +16,7 @@ from pathlib import Path
 from . import events as E
 from .cli import UsageError
 from .config import Config, ConfigError, find_config, load_config, parse_config
+from .control.server import serve_owner
 from .engine import Engine
 from .lock import LockHeld, acquire
 
@@ -77,9 +78,12 @@ def main(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, _stop)
     engine = Engine(cfg, on_event=_log_event)
     log.info("pwtui logger on %s, data in %s", cfg.stick.port, cfg.paths.data)
+    server = serve_owner(engine, cfg.paths.data)
     try:
         engine.run(stop)
     finally:
+        if server is not None:
+            server.stop()
         lock.release()
     log.info("stopped")
     return 0

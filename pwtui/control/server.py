@@ -1,0 +1,386 @@
+"""The stick owner's control socket: `<data>/pwtui.sock`, mode 0600, JSON lines.
+
+Whoever owns the stick (headless logger, console owner, `pwtui web`) serves it so
+that other `pwtui` processes can use the stick without opening the port.  One
+thread accepts; each client gets a reader thread (answers its requests) and a
+writer thread draining a bounded queue.  The engine only ever puts into those
+queues without waiting, so a slow or stuck client can never hold up logging: a
+client whose queue overflows is disconnected with a log line (an attached
+console then re-attaches and gets a fresh snapshot).  Operations and replies: see `protocol.py`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import itertools
+import json
+import logging
+import os
+import queue
+import socket
+import stat
+import threading
+from concurrent.futures import Future
+from pathlib import Path
+from typing import Any, Protocol
+
+from protocol import messages as M
+from protocol.errors import NodeRefused, NodeTimeout, PlugwiseError
+from protocol.stick import Priority
+
+from .. import __version__
+from .. import events as E
+from ..status import to_json as status_json
+from .protocol import HEARTBEAT_S, MAX_LINE, SEND_QUEUE, SOCKET_NAME
+from .wire import WireError, from_wire, to_wire
+
+log = logging.getLogger("pwtui.control")
+
+_CLOSE = object()  # queue marker: send what is queued, then close
+
+
+class OwnerEngine(Protocol):
+    """What the server needs of the engine (the WAVE2-SEAMS.md engine methods)."""
+
+    @property
+    def port(self) -> str: ...
+    def submit(self, command: E.Command) -> int: ...
+    def snapshot(self) -> E.Snapshot: ...
+    def add_listener(self, callback: Any) -> Any: ...
+    def request(self, msg: M.Request, priority: int = ...) -> Future[Any]: ...
+
+
+class SocketInUse(OSError):
+    """Another live process answers on the socket path."""
+
+
+class _Client:
+    """One connection: a bounded send queue, and whether it wants pushed events."""
+
+    def __init__(self, server: ControlServer, conn: socket.socket, number: int) -> None:
+        self.server = server
+        self.conn = conn
+        self.number = number
+        self.subscribed = False
+        self.queue: queue.Queue[object] = queue.Queue(SEND_QUEUE)
+        self.closed = threading.Event()
+
+    def send(self, obj: dict[str, Any]) -> bool:
+        """Queue a message without waiting; a full queue disconnects this client."""
+        if self.closed.is_set():
+            return False
+        try:
+            self.queue.put_nowait(obj)
+        except queue.Full:
+            log.warning("control client %d reads too slowly: disconnected", self.number)
+            self.close()
+            return False
+        return True
+
+    def close(self) -> None:
+        if self.closed.is_set():
+            return
+        self.closed.set()
+        with contextlib.suppress(OSError):
+            self.conn.shutdown(socket.SHUT_RDWR)
+        with contextlib.suppress(queue.Full):
+            self.queue.put_nowait(_CLOSE)
+
+    def writer(self) -> None:
+        try:
+            while True:
+                try:
+                    item = self.queue.get(timeout=HEARTBEAT_S)
+                except queue.Empty:
+                    if self.closed.is_set():
+                        return
+                    item = {"ping": True}  # lets a client tell a hung owner from a quiet one
+                if item is _CLOSE:
+                    return
+                data = (json.dumps(item, separators=(",", ":")) + "\n").encode()
+                self.conn.sendall(data)
+        except OSError:
+            pass
+        finally:
+            self.close()
+            with contextlib.suppress(OSError):
+                self.conn.close()
+
+    def reader(self) -> None:
+        buf = b""
+        try:
+            while not self.closed.is_set():
+                try:
+                    chunk = self.conn.recv(65536)
+                except OSError:
+                    return
+                if not chunk:
+                    return
+                buf += chunk
+                while b"\n" in buf:
+                    line, buf = buf.split(b"\n", 1)
+                    if line.strip():
+                        self.server.handle_line(self, line)
+                if len(buf) > MAX_LINE:
+                    self.send({"id": None, "ok": False, "error": f"line longer than {MAX_LINE} bytes"})
+                    return
+        finally:
+            self.server.forget(self)
+            self.close()
+
+
+class ControlServer:
+    """Serve `engine` on the Unix socket `path` until `stop()`."""
+
+    def __init__(self, engine: OwnerEngine, path: Path) -> None:
+        self.engine = engine
+        self.path = Path(path)
+        self._sock: socket.socket | None = None
+        self._ino: int | None = None
+        self._clients: dict[int, _Client] = {}
+        self._lock = threading.Lock()
+        self._numbers = itertools.count(1)
+        # server-side command id -> (client, the client's own command id)
+        self._commands: dict[int, tuple[_Client, int]] = {}
+        self._remove_listener: Any = None
+        self._thread: threading.Thread | None = None
+        self._stopping = threading.Event()
+
+    # --- life cycle ----------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Bind, listen and start accepting; raises OSError (SocketInUse) when impossible."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._clear_stale()
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}")
+        try:
+            with contextlib.suppress(FileNotFoundError):
+                tmp.unlink()
+            # bound under a private name, made 0600, then moved into place, and only then
+            # listening: nobody can connect before the mode is right
+            sock.bind(str(tmp))
+            os.chmod(tmp, 0o600)
+            os.replace(tmp, self.path)
+            sock.listen(16)
+        except OSError:
+            sock.close()
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+            raise
+        self._sock = sock
+        self._ino = self.path.stat().st_ino
+        self._remove_listener = self.engine.add_listener(self._on_event)
+        self._thread = threading.Thread(target=self._accept, name="control-accept", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Close every connection and remove the socket file (only if it is still ours)."""
+        self._stopping.set()
+        if self._remove_listener is not None:
+            self._remove_listener()
+            self._remove_listener = None
+        sock, self._sock = self._sock, None
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+            sock.close()
+        with self._lock:
+            clients = list(self._clients.values())
+            self._clients.clear()
+        for c in clients:
+            c.close()
+        with contextlib.suppress(OSError):
+            if self._ino is not None and self.path.stat().st_ino == self._ino:
+                self.path.unlink()
+        if self._thread is not None:
+            self._thread.join(2.0)
+
+    def _clear_stale(self) -> None:
+        """A socket file left by a dead owner is removed; a live one is not touched."""
+        try:
+            st = self.path.lstat()
+        except FileNotFoundError:
+            return
+        if not stat.S_ISSOCK(st.st_mode):
+            raise SocketInUse(f"{self.path} exists and is not a socket; remove it or move it away")
+        probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        probe.settimeout(1.0)
+        try:
+            probe.connect(str(self.path))
+        except (ConnectionRefusedError, FileNotFoundError):
+            with contextlib.suppress(FileNotFoundError):
+                self.path.unlink()
+            return
+        except OSError:
+            pass  # e.g. a timeout: something may live there; the check below decides
+        else:
+            raise SocketInUse(f"another pwtui process already serves {self.path}")
+        finally:
+            probe.close()
+        raise SocketInUse(f"{self.path} does not answer and cannot be replaced")
+
+    def _accept(self) -> None:
+        while not self._stopping.is_set():
+            sock = self._sock
+            if sock is None:
+                return
+            try:
+                conn, _ = sock.accept()
+            except OSError:
+                if self._stopping.is_set():
+                    return
+                continue
+            client = _Client(self, conn, next(self._numbers))
+            with self._lock:
+                self._clients[client.number] = client
+            threading.Thread(target=client.writer, name=f"control-w{client.number}", daemon=True).start()
+            threading.Thread(target=client.reader, name=f"control-r{client.number}", daemon=True).start()
+
+    def forget(self, client: _Client) -> None:
+        with self._lock:
+            self._clients.pop(client.number, None)
+            for cid in [k for k, (c, _) in self._commands.items() if c is client]:
+                del self._commands[cid]
+
+    @property
+    def clients(self) -> int:
+        with self._lock:
+            return len(self._clients)
+
+    # --- events from the engine (any thread; never blocks) -------------------------------
+
+    def _on_event(self, event: E.Event) -> None:
+        if isinstance(event, E.CommandResult):
+            # a result goes only to the client whose command it answers, under its own id
+            with self._lock:
+                owner = self._commands.pop(event.command_id, None)
+            if owner is not None:
+                client, their_id = owner
+                client.send({"event": to_wire(dataclasses.replace(event, command_id=their_id))})
+            return
+        with self._lock:
+            targets = [c for c in self._clients.values() if c.subscribed]
+        if not targets:
+            return
+        msg = {"event": to_wire(event)}
+        for c in targets:
+            c.send(msg)
+
+    # --- requests from clients (their reader threads) ------------------------------------
+
+    def handle_line(self, client: _Client, line: bytes) -> None:
+        """Answer one request line; malformed input gets an error reply, nothing else."""
+        rid: Any = None
+        try:
+            try:
+                req = json.loads(line)
+            except (UnicodeDecodeError, ValueError) as exc:
+                raise WireError(f"not JSON: {exc}") from None
+            if not isinstance(req, dict):
+                raise WireError("a request is a JSON object")
+            rid = req.get("id")
+            if rid is not None and (isinstance(rid, bool) or not isinstance(rid, (int, str))):
+                rid = None
+                raise WireError("'id' must be a number or a text")
+            op = req.get("op")
+            handler = _OPS.get(op) if isinstance(op, str) else None
+            if handler is None:
+                raise WireError(f"unknown op {op!r}; known: {', '.join(sorted(_OPS))}")
+            reply = handler(self, client, req, rid)
+        except WireError as exc:
+            client.send({"id": rid, "ok": False, "error": str(exc)})
+            return
+        except Exception as exc:  # a bug here must never take the owner down
+            log.exception("control request failed")
+            client.send({"id": rid, "ok": False, "error": f"internal error: {exc}"})
+            return
+        if reply is not None:
+            client.send({"id": rid, "ok": True, **reply})
+
+    def _hello(self, client: _Client, req: dict[str, Any], rid: Any) -> dict[str, Any]:
+        return {"pid": os.getpid(), "port": self.engine.port, "version": __version__}
+
+    def _snapshot(self, client: _Client, req: dict[str, Any], rid: Any) -> dict[str, Any]:
+        return {"snapshot": to_wire(self.engine.snapshot())}
+
+    def _subscribe(self, client: _Client, req: dict[str, Any], rid: Any) -> dict[str, Any]:
+        # the snapshot is taken after subscribing: no event between the two is missed
+        client.subscribed = True
+        return {"pid": os.getpid(), "snapshot": to_wire(self.engine.snapshot())}
+
+    def _status(self, client: _Client, req: dict[str, Any], rid: Any) -> dict[str, Any]:
+        snap = self.engine.snapshot()
+        status = status_json(snap, os.getpid())
+        status["clients"] = self.clients
+        status["version"] = __version__
+        return {"status": status}
+
+    def _command(self, client: _Client, req: dict[str, Any], rid: Any) -> None:
+        cmd = from_wire(req.get("command"), E.Command)
+        their_id = cmd.id
+        ours = dataclasses.replace(cmd, id=next(E._ids))  # ids are per process: never trust theirs
+        with self._lock:
+            self._commands[ours.id] = (client, their_id)
+        # "accepted" goes out before the engine can answer with the result
+        client.send({"id": rid, "ok": True, "accepted": True, "command_id": their_id})
+        self.engine.submit(ours)
+        return None
+
+    def _request(self, client: _Client, req: dict[str, Any], rid: Any) -> None:
+        body = req.get("body")
+        if not isinstance(body, str):
+            raise WireError("'body' must be the request's hex body")
+        try:
+            msg = M.decode(body.upper())
+        except M.DecodeError as exc:
+            raise WireError(f"body: {exc}") from None
+        if not isinstance(msg, M.Request):
+            raise WireError(f"body: {msg.NAME or type(msg).__name__} is not a request")
+        prio = req.get("priority", Priority.USER)
+        if prio not in tuple(Priority):
+            raise WireError(f"'priority' must be one of {[int(p) for p in Priority]}")
+        fut = self.engine.request(msg, priority=int(prio))
+        fut.add_done_callback(lambda f: client.send(_reply_to_request(rid, f)))
+        return None  # answered when the stick has the reply
+
+
+def _reply_to_request(rid: Any, fut: Future[Any]) -> dict[str, Any]:
+    exc = fut.exception()
+    if exc is None:
+        try:
+            return {"id": rid, "ok": True, "body": M.encode(fut.result())}
+        except Exception as err:
+            return {"id": rid, "ok": False, "error": f"cannot encode the reply: {err}", "kind": "error"}
+    reply: dict[str, Any] = {"id": rid, "ok": False, "error": str(exc), "kind": type(exc).__name__}
+    if isinstance(exc, (NodeTimeout, NodeRefused)):
+        reply["mac"] = exc.mac
+    if isinstance(exc, NodeRefused):
+        reply["status"] = exc.status
+    if not isinstance(exc, PlugwiseError):
+        reply["kind"] = "error"
+    return reply
+
+
+_OPS: dict[str, Any] = {
+    "hello": ControlServer._hello,
+    "snapshot": ControlServer._snapshot,
+    "subscribe": ControlServer._subscribe,
+    "status": ControlServer._status,
+    "command": ControlServer._command,
+    "request": ControlServer._request,
+}
+
+
+def serve_owner(engine: OwnerEngine, data_dir: Path) -> ControlServer | None:
+    """Start the control socket of a stick owner; a socket that cannot be served is a
+    warning, never a reason to stop logging."""
+    server = ControlServer(engine, Path(data_dir) / SOCKET_NAME)
+    try:
+        server.start()
+    except OSError as exc:
+        log.warning("no control socket (other pwtui commands will not reach this one): %s", exc)
+        return None
+    log.info("control socket %s", server.path)
+    return server
