@@ -13,7 +13,6 @@ import dataclasses
 import types
 import typing
 from datetime import datetime
-from functools import cache
 from typing import Any, Literal, Union
 
 from .. import events as E
@@ -59,9 +58,13 @@ def to_wire(obj: Any) -> Any:
 # --- from JSON -----------------------------------------------------------------------
 
 
-@cache
+_HINTS: dict[type[Any], dict[str, Any]] = {}
+
+
 def _hints(cls: type[Any]) -> dict[str, Any]:
-    return typing.get_type_hints(cls, vars(E))
+    if cls not in _HINTS:
+        _HINTS[cls] = typing.get_type_hints(cls, vars(E))
+    return _HINTS[cls]
 
 
 def from_wire(data: Any, expect: type[Any] | None = None) -> Any:
@@ -71,7 +74,7 @@ def from_wire(data: Any, expect: type[Any] | None = None) -> Any:
         raise WireError(f"expected an object, got {type(data).__name__}")
     name = data.get("type")
     cls = TYPES.get(name) if isinstance(name, str) else None
-    if cls is None:
+    if cls is None or not isinstance(name, str):
         raise WireError(f"unknown type {name!r}")
     if expect is not None and not issubclass(cls, expect):
         raise WireError(f"{name} is not a {expect.__name__}")
