@@ -23,6 +23,7 @@ from textual.worker import Worker, WorkerState, get_current_worker
 from pwtui import events as E
 from pwtui.attach import AttachedEngine
 from pwtui.config import Config
+from pwtui.control.server import serve_owner
 from pwtui.engine import Engine
 from pwtui.lock import Lock, LockHeld, acquire, holder
 from pwtui.schedulefile import ScheduleFileError, read_schedules
@@ -183,9 +184,13 @@ def main(args: argparse.Namespace) -> int:
             lock.release()
         return 2
     app = PwtuiApp(cfg, attach_pid=pid)
+    # the owner of the stick serves other pwtui processes (attached consoles, one-shots)
+    server = serve_owner(app.engine, cfg.paths.data) if lock else None
     try:
         app.run()
     finally:
+        if server:
+            server.stop()
         if lock:
             lock.release()
     return 0
