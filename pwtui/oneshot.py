@@ -207,9 +207,8 @@ def main(args: argparse.Namespace) -> int:
     except PlugwiseError as exc:
         raise DeviceError(str(exc)) from None
     except TimeoutError:  # a future that never resolved: the line went quiet
-        raise DeviceError(
-            f"{mac or 'the network'}: no answer in time (the stick or circle is silent)"
-        ) from None
+        who = f"circle {mac}" if mac else f"the Circle+ {info.circle_plus_mac or ''}".rstrip()
+        raise DeviceError(f"{who} does not answer (no reply in time)") from None
     finally:
         stick.close()
     return 1 if failed else 0
