@@ -337,3 +337,34 @@ def test_wire_round_trip_and_tolerance() -> None:
     ):
         with pytest.raises(WireError):
             from_wire(bad)
+
+
+def test_limits_on_clients_and_requests_in_flight(owner: Owner) -> None:
+    from pwtui.control.protocol import MAX_CLIENTS, MAX_IN_FLIGHT
+
+    raws: list[Raw] = []
+    try:
+        for n in range(MAX_CLIENTS):
+            raws.append(Raw(owner.path))
+            wait_for(lambda n=n: owner.server.clients == n + 1)
+        extra = Raw(owner.path)
+        assert "too many clients" in extra.reply()["error"]
+        extra.close()
+    finally:
+        for r in raws:
+            r.close()
+    wait_for(lambda: owner.server.clients == 0)
+    raw = Raw(owner.path)
+    try:
+        body = M.encode(M.InfoRequest(mac="000D6F00010000EE"))  # unanswered for seconds: all stay in flight
+        raw.send(
+            b"".join(
+                b'{"op":"request","id":%d,"body":"%s"}\n' % (i, body.encode())
+                for i in range(MAX_IN_FLIGHT + 5)
+            )
+        )
+        busy = [raw.reply() for _ in range(5)]
+        assert all(r["ok"] is False and "in flight" in r["error"] for r in busy), busy
+        assert sorted(r["id"] for r in busy) == list(range(MAX_IN_FLIGHT, MAX_IN_FLIGHT + 5))
+    finally:
+        raw.close()

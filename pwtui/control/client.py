@@ -15,6 +15,7 @@ import json
 import logging
 import socket
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import Future
 from pathlib import Path
@@ -68,11 +69,20 @@ class ControlClient:
         Raises OwnerGone when nobody answers on the socket."""
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         sock.settimeout(timeout)
-        try:
-            sock.connect(str(self.path))
-        except OSError as exc:
-            sock.close()
-            raise OwnerGone(f"no pwtui logger answers on {self.path}: {exc.strerror or exc}") from None
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                sock.connect(str(self.path))
+                break
+            except BlockingIOError:  # the owner's accept backlog is full: it is busy, not gone
+                if time.monotonic() < deadline:
+                    time.sleep(0.05)
+                    continue
+                sock.close()
+                raise OwnerGone(f"the pwtui logger on {self.path} is too busy to accept") from None
+            except OSError as exc:
+                sock.close()
+                raise OwnerGone(f"no pwtui logger answers on {self.path}: {exc.strerror or exc}") from None
         sock.settimeout(DEAD_AFTER_S)
         self._sock = sock
         threading.Thread(target=self._read, name="control-client", daemon=True).start()

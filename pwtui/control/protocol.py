@@ -29,3 +29,5 @@ HEARTBEAT_S = 1.0  # the owner writes at least this often to every client
 DEAD_AFTER_S = 4.0  # a client that hears nothing for this long takes the owner for gone
 MAX_LINE = 1 << 20  # longest request line the owner accepts
 SEND_QUEUE = 1000  # messages queued per client before a slow client is dropped
+MAX_CLIENTS = 64  # connections served at once; more are told so and closed
+MAX_IN_FLIGHT = 256  # raw requests one client may have waiting on the stick

@@ -10,6 +10,7 @@ behind them (switching: always-on, the control file) go as engine commands.
 
 from __future__ import annotations
 
+import threading
 from concurrent.futures import Future
 from typing import Any
 
@@ -20,6 +21,8 @@ from protocol.stick import Priority, StickInfo
 from .. import events as E
 from .client import ControlClient, OwnerGone
 from .wire import WireError, from_wire, to_wire
+
+WINDOW = 32  # raw requests one one-shot keeps in flight on the owner's stick
 
 
 class RemoteStick:
@@ -36,6 +39,9 @@ class RemoteStick:
         self.info: StickInfo | None = None
         self.snapshot: E.Snapshot | None = None
         self._results: dict[int, Future[E.CommandResult]] = {}
+        # a pipelined read (history: one request per block) waits here rather than
+        # flooding the owner's stick queue
+        self._window = threading.BoundedSemaphore(WINDOW)
         client.on_event = self._on_event
 
     @property
@@ -74,9 +80,13 @@ class RemoteStick:
         if known is not None:
             out.set_result(known)
             return out
+        if not self._window.acquire(timeout=self.timeout * (self.retries + 1) + 5):
+            out.set_exception(NodeTimeout(getattr(msg, "mac", None), f"{msg.NAME}, the logger is busy"))
+            return out
         sent = self.client.send("request", body=M.encode(msg), priority=int(priority))
 
         def done(f: Future[dict[str, Any]]) -> None:
+            self._window.release()
             exc = f.exception()
             if exc is not None:
                 out.set_exception(LinkDown(f"the pwtui logger (pid {self.owner_pid}) went away: {exc}"))

@@ -32,7 +32,7 @@ from protocol.stick import Priority
 from .. import __version__
 from .. import events as E
 from ..status import to_json as status_json
-from .protocol import HEARTBEAT_S, MAX_LINE, SEND_QUEUE, SOCKET_NAME
+from .protocol import HEARTBEAT_S, MAX_CLIENTS, MAX_IN_FLIGHT, MAX_LINE, SEND_QUEUE, SOCKET_NAME
 from .wire import WireError, from_wire, to_wire
 
 log = logging.getLogger("pwtui.control")
@@ -63,6 +63,7 @@ class _Client:
         self.conn = conn
         self.number = number
         self.subscribed = False
+        self.in_flight = 0  # raw requests waiting on the stick (reader thread and callbacks)
         self.queue: queue.Queue[object] = queue.Queue(SEND_QUEUE)
         self.closed = threading.Event()
 
@@ -163,7 +164,7 @@ class ControlServer:
             sock.bind(str(tmp))
             os.chmod(tmp, 0o600)
             os.replace(tmp, self.path)
-            sock.listen(16)
+            sock.listen(MAX_CLIENTS)
         except OSError:
             sock.close()
             with contextlib.suppress(OSError):
@@ -234,7 +235,15 @@ class ControlServer:
                 continue
             client = _Client(self, conn, next(self._numbers))
             with self._lock:
-                self._clients[client.number] = client
+                full = len(self._clients) >= MAX_CLIENTS
+                if not full:
+                    self._clients[client.number] = client
+            if full:
+                log.warning("control socket: more than %d clients; one refused", MAX_CLIENTS)
+                with contextlib.suppress(OSError):
+                    conn.sendall(b'{"id":null,"ok":false,"error":"too many clients"}\n')
+                conn.close()
+                continue
             threading.Thread(target=client.writer, name=f"control-w{client.number}", daemon=True).start()
             threading.Thread(target=client.reader, name=f"control-r{client.number}", daemon=True).start()
 
@@ -341,8 +350,23 @@ class ControlServer:
         prio = req.get("priority", Priority.USER)
         if prio not in tuple(Priority):
             raise WireError(f"'priority' must be one of {[int(p) for p in Priority]}")
-        fut = self.engine.request(msg, priority=int(prio))
-        fut.add_done_callback(lambda f: client.send(_reply_to_request(rid, f)))
+        with self._lock:
+            if client.in_flight >= MAX_IN_FLIGHT:
+                raise WireError(f"more than {MAX_IN_FLIGHT} requests in flight; wait for answers")
+            client.in_flight += 1
+
+        def answer(f: Future[Any]) -> None:
+            with self._lock:
+                client.in_flight -= 1
+            client.send(_reply_to_request(rid, f))
+
+        try:
+            fut = self.engine.request(msg, priority=int(prio))
+        except Exception:
+            with self._lock:
+                client.in_flight -= 1
+            raise
+        fut.add_done_callback(answer)
         return None  # answered when the stick has the reply
 
 
