@@ -48,7 +48,7 @@ class SilentStick:
                     return
                 for frame in decoder.feed(data):
                     seq = next(self._seq)
-                    out = [M.Ack(seq=seq, status=M.ACCEPTED)]
+                    out: list[M.Message] = [M.Ack(seq=seq, status=M.ACCEPTED)]
                     if frame.message_id == M.StickInitRequest.ID:
                         out.append(
                             M.StickInitResponse(

@@ -11,6 +11,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -276,6 +277,10 @@ def test_an_endless_line_closes_only_that_connection(owner: Owner) -> None:
         assert c.connect()["pid"] == os.getpid()
 
 
+def _logged(seen: list[E.Event], prefix: str) -> bool:
+    return any(isinstance(e, E.EngineLog) and e.message.startswith(prefix) for e in seen)
+
+
 def test_a_slow_client_never_blocks_the_engine(owner: Owner) -> None:
     slow = Raw(owner.path)  # subscribes, then never reads again
     slow.send(b'{"op": "subscribe", "id": 1}\n')
@@ -291,11 +296,7 @@ def test_a_slow_client_never_blocks_the_engine(owner: Owner) -> None:
             owner.engine._emit(E.EngineLog(datetime.now(UTC), "info", "test", f"{i} {text}"))
             slowest = max(slowest, time.monotonic() - started)
             if i % 100 == 99:  # the fast client keeps up, as a console does
-                wait_for(
-                    lambda i=i: any(
-                        isinstance(e, E.EngineLog) and e.message.startswith(f"{i} ") for e in seen
-                    )
-                )
+                wait_for(partial(_logged, seen, f"{i} "))
         assert slowest < 0.5, f"one event took {slowest:.1f} s to hand out: the engine waited for a client"
         wait_for(lambda: owner.server.clients == 1)  # the slow one is gone, the fast one stays
         assert fast.alive
@@ -330,6 +331,7 @@ def test_wire_round_trip_and_tolerance() -> None:
     assert from_wire(data) == snap
     cmd = E.SetControl(mac=C1, changes=(("name", "x"), ("log_interval", 5), ("always_on", True)), id=3)
     assert from_wire(json.loads(json.dumps(to_wire(cmd))), E.Command) == cmd
+    bad: Any
     for bad in (
         {"type": "Snapshot", "time": "2026", "link": {"port": "p"}, "mqtt": "maybe"},
         {"type": 1},
@@ -344,9 +346,9 @@ def test_limits_on_clients_and_requests_in_flight(owner: Owner) -> None:
 
     raws: list[Raw] = []
     try:
-        for n in range(MAX_CLIENTS):
+        for _ in range(MAX_CLIENTS):
             raws.append(Raw(owner.path))
-            wait_for(lambda n=n: owner.server.clients == n + 1)
+            wait_for(lambda: owner.server.clients == len(raws))
         extra = Raw(owner.path)
         assert "too many clients" in extra.reply()["error"]
         extra.close()
