@@ -16,6 +16,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from protocol import messages as M
 from protocol import virtual
@@ -24,7 +26,7 @@ from pwtui.config import load_config
 from pwtui.control.client import ControlClient, ControlError
 from pwtui.control.protocol import MAX_LINE
 from pwtui.control.server import ControlServer, SocketInUse
-from pwtui.control.wire import WireError, from_wire, to_wire
+from pwtui.control.wire import TYPES, WireError, from_wire, to_wire
 from pwtui.engine import Engine
 
 C1, C2, C3 = (virtual.circle_mac(i) for i in (1, 2, 3))
@@ -370,3 +372,43 @@ def test_limits_on_clients_and_requests_in_flight(owner: Owner) -> None:
         assert sorted(r["id"] for r in busy) == list(range(MAX_IN_FLIGHT, MAX_IN_FLIGHT + 5))
     finally:
         raw.close()
+
+
+_json = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+    max_leaves=20,
+)
+_command_like = st.fixed_dictionaries(
+    {"type": st.sampled_from([*sorted(TYPES), "Nope", 5])},
+    optional={"mac": _json | st.just(C1), "on": _json, "changes": _json, "id": _json, "schedule": _json},
+)
+_requests = st.fixed_dictionaries(
+    {"op": st.sampled_from(["hello", "snapshot", "status", "command", "fly", 3, None])},
+    optional={"id": _json, "command": _command_like | _json},
+)
+
+
+def test_fuzzed_requests_get_one_reply_each_and_never_hurt_the_server(owner: Owner) -> None:
+    raw = Raw(owner.path)
+
+    @settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck))
+    @given(st.one_of(_requests.map(lambda r: json.dumps(r).encode()), st.binary(max_size=200)))
+    def check(line: bytes) -> None:
+        if b"\n" in line or not line.strip():
+            return
+        raw.send(line + b"\n")
+        reply = raw.reply()
+        assert isinstance(reply.get("ok"), bool), reply
+        if not reply["ok"]:
+            assert reply["error"]
+
+    try:
+        check()
+        raw.send(b"[" * 100000 + b"\n")  # deeper than the JSON parser's recursion limit
+        assert "not JSON" in raw.reply()["error"]
+        raw.send(b'{"op": "hello", "id": 1}\n')
+        assert raw.reply()["pid"] == os.getpid()
+    finally:
+        raw.close()
+    assert owner.thread.is_alive() and owner.engine.snapshot().link.up

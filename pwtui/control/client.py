@@ -176,7 +176,7 @@ class ControlClient:
     def _dispatch(self, line: bytes) -> None:
         try:
             obj = json.loads(line)
-        except ValueError:
+        except (ValueError, RecursionError):
             log.warning("the pwtui logger sent something that is not JSON: %.80r", line)
             return
         if not isinstance(obj, dict):

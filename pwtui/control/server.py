@@ -285,7 +285,7 @@ class ControlServer:
         try:
             try:
                 req = json.loads(line)
-            except (UnicodeDecodeError, ValueError) as exc:
+            except (UnicodeDecodeError, ValueError, RecursionError) as exc:
                 raise WireError(f"not JSON: {exc}") from None
             if not isinstance(req, dict):
                 raise WireError("a request is a JSON object")

@@ -75,7 +75,7 @@ def from_wire(data: Any, expect: type[Any] | None = None) -> Any:
     name = data.get("type")
     cls = TYPES.get(name) if isinstance(name, str) else None
     if cls is None or not isinstance(name, str):
-        raise WireError(f"unknown type {name!r}")
+        raise WireError(f"unknown type {str(name)[:80]!r}")
     if expect is not None and not issubclass(cls, expect):
         raise WireError(f"{name} is not a {expect.__name__}")
     return _dataclass(cls, data, name)
