@@ -20,6 +20,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from protocol import messages as M
+from protocol import units
 from protocol import virtual
 from pwtui import events as E
 from pwtui.config import load_config
@@ -412,3 +413,31 @@ def test_fuzzed_requests_get_one_reply_each_and_never_hurt_the_server(owner: Own
     finally:
         raw.close()
     assert owner.thread.is_alive() and owner.engine.snapshot().link.up
+
+
+def test_remote_stick_speaks_the_circle_api(owner: Owner) -> None:
+    from protocol.circle import Circle
+    from protocol.errors import NodeTimeout
+    from pwtui.control.client import find_owner
+    from pwtui.control.remote import RemoteStick
+
+    wait_for(lambda: (c := owner.engine.snapshot().circle(C1)) is not None and c.calibration is not None)
+    client = find_owner(owner.path.parent)
+    assert client is not None
+    with RemoteStick(client) as stick:
+        info = stick.open()
+        assert info.mac == owner.engine.snapshot().link.stick_mac
+        # the owner knows the calibration: answered here, without a round trip
+        known = owner.engine.snapshot().circle(C1)
+        assert known is not None and known.calibration is not None
+        cal = stick.submit(M.CalibrationRequest(mac=C1))
+        assert cal.done() and cal.result().calibration == units.Calibration(*known.calibration)
+        circle = Circle(stick, C1)  # type: ignore[arg-type]
+        assert circle.power().watts_8s is not None
+        assert circle.info().mac == C1
+        with pytest.raises(NodeTimeout, match="does not answer"):
+            Circle(stick, "000D6F00010000EE").info()  # type: ignore[arg-type]
+        refused = stick.command(E.Switch(mac=C3, on=False))
+        assert not refused.ok and "always on" in refused.message
+        done = stick.command(E.Switch(mac=C1, on=True))
+        assert done.ok
