@@ -20,8 +20,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from protocol import messages as M
-from protocol import units
-from protocol import virtual
+from protocol import units, virtual
 from pwtui import events as E
 from pwtui.config import load_config
 from pwtui.control.client import ControlClient, ControlError
