@@ -81,8 +81,9 @@ class AttachedEngine:
         self._lost.clear()
         client = ControlClient(self.path, on_event=self._on_owner_event, on_close=self._lost.set)
         try:
-            client.connect()
-            reply = client.call("subscribe")
+            # short waits: run() must return soon after stop even while an owner hangs
+            client.connect(timeout=1.0)
+            reply = client.call("subscribe", timeout=1.0)
             snap = from_wire(reply["snapshot"], E.Snapshot)
         except (OwnerGone, ControlError, TimeoutError, WireError, KeyError):
             client.on_close = None

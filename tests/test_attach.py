@@ -120,6 +120,7 @@ def test_events_pushed_and_commands_answered(tmp_path: Path) -> None:
         console.close()
         logger.send_signal(signal.SIGTERM)
         logger.wait(10)
+    assert not (config.paths.data / "pwtui.sock").exists(), "a stopped logger left its socket behind"
 
 
 def test_owner_killed_is_noticed_within_5_s_and_reattached(tmp_path: Path) -> None:
