@@ -37,6 +37,7 @@ class AttachedEngine:
         self._client: ControlClient | None = None
         self._lost = threading.Event()
         self._alive = False
+        self.attempts = 0  # connection attempts so far (each one bounded to about 2 s)
         self._snapshot = E.Snapshot(
             time=datetime.now(UTC), link=E.LinkStatus(port=config.stick.port, attached_pid=pid), pid=pid
         )
@@ -78,6 +79,7 @@ class AttachedEngine:
                 client.close()
 
     def _attach(self) -> bool:
+        self.attempts += 1
         self._lost.clear()
         client = ControlClient(self.path, on_event=self._on_owner_event, on_close=self._lost.set)
         try:

@@ -196,3 +196,23 @@ def test_no_logger_at_start_says_so(tmp_path: Path) -> None:
         assert not console.owner(True)
     finally:
         console.close()
+
+
+def test_run_returns_promptly_while_the_owner_hangs(tmp_path: Path) -> None:
+    config = write_config(tmp_path)
+    logger = start_logger(config)
+    console = Console(config)
+    try:
+        wait_for(lambda: console.owner(True))
+        os.kill(logger.pid, signal.SIGSTOP)
+        wait_for(lambda: console.owner(False), 10)
+        tried = console.engine.attempts
+        wait_for(lambda: console.engine.attempts > tried, 10)  # inside a re-attach to the hung owner
+        asked = time.monotonic()
+        console.stop.set()
+        console.thread.join(10)
+        assert time.monotonic() - asked < 2.5, "run() did not return within about 2 s of stop"
+    finally:
+        os.kill(logger.pid, signal.SIGCONT)
+        logger.send_signal(signal.SIGTERM)
+        logger.wait(10)
