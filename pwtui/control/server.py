@@ -17,9 +17,7 @@ import itertools
 import json
 import logging
 import os
-import queue
 import socket
-import stat
 import threading
 from concurrent.futures import Future
 from pathlib import Path
@@ -32,12 +30,12 @@ from protocol.stick import Priority
 from .. import __version__
 from .. import events as E
 from ..status import to_json as status_json
-from .protocol import HEARTBEAT_S, MAX_CLIENTS, MAX_IN_FLIGHT, MAX_LINE, SEND_QUEUE, SOCKET_NAME
+from .connection import Connection
+from .protocol import MAX_CLIENTS, MAX_IN_FLIGHT, SOCKET_NAME
+from .socketfile import listen_private
 from .wire import WireError, from_wire, to_wire
 
 log = logging.getLogger("pwtui.control")
-
-_CLOSE = object()  # queue marker: send what is queued, then close
 
 
 class OwnerEngine(Protocol):
@@ -51,86 +49,6 @@ class OwnerEngine(Protocol):
     def request(self, msg: M.Request, priority: int = ...) -> Future[Any]: ...
 
 
-class SocketInUse(OSError):
-    """Another live process answers on the socket path."""
-
-
-class _Client:
-    """One connection: a bounded send queue, and whether it wants pushed events."""
-
-    def __init__(self, server: ControlServer, conn: socket.socket, number: int) -> None:
-        self.server = server
-        self.conn = conn
-        self.number = number
-        self.subscribed = False
-        self.in_flight = 0  # raw requests waiting on the stick (reader thread and callbacks)
-        self.queue: queue.Queue[object] = queue.Queue(SEND_QUEUE)
-        self.closed = threading.Event()
-
-    def send(self, obj: dict[str, Any]) -> bool:
-        """Queue a message without waiting; a full queue disconnects this client."""
-        if self.closed.is_set():
-            return False
-        try:
-            self.queue.put_nowait(obj)
-        except queue.Full:
-            log.warning("control client %d reads too slowly: disconnected", self.number)
-            self.close()
-            return False
-        return True
-
-    def close(self) -> None:
-        if self.closed.is_set():
-            return
-        self.closed.set()
-        with contextlib.suppress(OSError):
-            self.conn.shutdown(socket.SHUT_RDWR)
-        with contextlib.suppress(queue.Full):
-            self.queue.put_nowait(_CLOSE)
-
-    def writer(self) -> None:
-        try:
-            while True:
-                try:
-                    item = self.queue.get(timeout=HEARTBEAT_S)
-                except queue.Empty:
-                    if self.closed.is_set():
-                        return
-                    item = {"ping": True}  # lets a client tell a hung owner from a quiet one
-                if item is _CLOSE:
-                    return
-                data = (json.dumps(item, separators=(",", ":")) + "\n").encode()
-                self.conn.sendall(data)
-        except OSError:
-            pass
-        finally:
-            self.close()
-            with contextlib.suppress(OSError):
-                self.conn.close()
-
-    def reader(self) -> None:
-        buf = b""
-        try:
-            while not self.closed.is_set():
-                try:
-                    chunk = self.conn.recv(65536)
-                except OSError:
-                    return
-                if not chunk:
-                    return
-                buf += chunk
-                while b"\n" in buf:
-                    line, buf = buf.split(b"\n", 1)
-                    if line.strip():
-                        self.server.handle_line(self, line)
-                if len(buf) > MAX_LINE:
-                    self.send({"id": None, "ok": False, "error": f"line longer than {MAX_LINE} bytes"})
-                    return
-        finally:
-            self.server.forget(self)
-            self.close()
-
-
 class ControlServer:
     """Serve `engine` on the Unix socket `path` until `stop()`."""
 
@@ -139,11 +57,11 @@ class ControlServer:
         self.path = Path(path)
         self._sock: socket.socket | None = None
         self._ino: int | None = None
-        self._clients: dict[int, _Client] = {}
+        self._clients: dict[int, Connection] = {}
         self._lock = threading.Lock()
         self._numbers = itertools.count(1)
         # server-side command id -> (client, the client's own command id)
-        self._commands: dict[int, tuple[_Client, int]] = {}
+        self._commands: dict[int, tuple[Connection, int]] = {}
         self._remove_listener: Any = None
         self._thread: threading.Thread | None = None
         self._stopping = threading.Event()
@@ -151,26 +69,8 @@ class ControlServer:
     # --- life cycle ----------------------------------------------------------------------
 
     def start(self) -> None:
-        """Bind, listen and start accepting; raises OSError (SocketInUse) when impossible."""
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._clear_stale()
-        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}")
-        try:
-            with contextlib.suppress(FileNotFoundError):
-                tmp.unlink()
-            # bound under a private name, made 0600, then moved into place, and only then
-            # listening: nobody can connect before the mode is right
-            sock.bind(str(tmp))
-            os.chmod(tmp, 0o600)
-            os.replace(tmp, self.path)
-            sock.listen(MAX_CLIENTS)
-        except OSError:
-            sock.close()
-            with contextlib.suppress(OSError):
-                tmp.unlink()
-            raise
-        self._sock = sock
+        """Bind (mode 0600), listen and accept; raises OSError (SocketInUse) when impossible."""
+        self._sock = listen_private(self.path, MAX_CLIENTS)
         self._ino = self.path.stat().st_ino
         self._remove_listener = self.engine.add_listener(self._on_event)
         self._thread = threading.Thread(target=self._accept, name="control-accept", daemon=True)
@@ -198,30 +98,6 @@ class ControlServer:
         if self._thread is not None:
             self._thread.join(2.0)
 
-    def _clear_stale(self) -> None:
-        """A socket file left by a dead owner is removed; a live one is not touched."""
-        try:
-            st = self.path.lstat()
-        except FileNotFoundError:
-            return
-        if not stat.S_ISSOCK(st.st_mode):
-            raise SocketInUse(f"{self.path} exists and is not a socket; remove it or move it away")
-        probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        probe.settimeout(1.0)
-        try:
-            probe.connect(str(self.path))
-        except (ConnectionRefusedError, FileNotFoundError):
-            with contextlib.suppress(FileNotFoundError):
-                self.path.unlink()
-            return
-        except OSError:
-            pass  # e.g. a timeout: something may live there; the check below decides
-        else:
-            raise SocketInUse(f"another pwtui process already serves {self.path}")
-        finally:
-            probe.close()
-        raise SocketInUse(f"{self.path} does not answer and cannot be replaced")
-
     def _accept(self) -> None:
         while not self._stopping.is_set():
             sock = self._sock
@@ -229,11 +105,13 @@ class ControlServer:
                 return
             try:
                 conn, _ = sock.accept()
-            except OSError:
+            except OSError as exc:
                 if self._stopping.is_set():
                     return
+                log.warning("control socket: accept failed: %s", exc)
+                self._stopping.wait(0.5)  # e.g. out of file descriptors: do not spin
                 continue
-            client = _Client(self, conn, next(self._numbers))
+            client = Connection(conn, next(self._numbers), self.handle_line, self.forget)
             with self._lock:
                 full = len(self._clients) >= MAX_CLIENTS
                 if not full:
@@ -244,10 +122,9 @@ class ControlServer:
                     conn.sendall(b'{"id":null,"ok":false,"error":"too many clients"}\n')
                 conn.close()
                 continue
-            threading.Thread(target=client.writer, name=f"control-w{client.number}", daemon=True).start()
-            threading.Thread(target=client.reader, name=f"control-r{client.number}", daemon=True).start()
+            client.start()
 
-    def forget(self, client: _Client) -> None:
+    def forget(self, client: Connection) -> None:
         with self._lock:
             self._clients.pop(client.number, None)
             for cid in [k for k, (c, _) in self._commands.items() if c is client]:
@@ -279,7 +156,7 @@ class ControlServer:
 
     # --- requests from clients (their reader threads) ------------------------------------
 
-    def handle_line(self, client: _Client, line: bytes) -> None:
+    def handle_line(self, client: Connection, line: bytes) -> None:
         """Answer one request line; malformed input gets an error reply, nothing else."""
         rid: Any = None
         try:
@@ -308,25 +185,25 @@ class ControlServer:
         if reply is not None:
             client.send({"id": rid, "ok": True, **reply})
 
-    def _hello(self, client: _Client, req: dict[str, Any], rid: Any) -> dict[str, Any]:
+    def _hello(self, client: Connection, req: dict[str, Any], rid: Any) -> dict[str, Any]:
         return {"pid": os.getpid(), "port": self.engine.port, "version": __version__}
 
-    def _snapshot(self, client: _Client, req: dict[str, Any], rid: Any) -> dict[str, Any]:
+    def _snapshot(self, client: Connection, req: dict[str, Any], rid: Any) -> dict[str, Any]:
         return {"snapshot": to_wire(self.engine.snapshot())}
 
-    def _subscribe(self, client: _Client, req: dict[str, Any], rid: Any) -> dict[str, Any]:
+    def _subscribe(self, client: Connection, req: dict[str, Any], rid: Any) -> dict[str, Any]:
         # the snapshot is taken after subscribing: no event between the two is missed
         client.subscribed = True
         return {"pid": os.getpid(), "snapshot": to_wire(self.engine.snapshot())}
 
-    def _status(self, client: _Client, req: dict[str, Any], rid: Any) -> dict[str, Any]:
+    def _status(self, client: Connection, req: dict[str, Any], rid: Any) -> dict[str, Any]:
         snap = self.engine.snapshot()
         status = status_json(snap, os.getpid())
         status["clients"] = self.clients
         status["version"] = __version__
         return {"status": status}
 
-    def _command(self, client: _Client, req: dict[str, Any], rid: Any) -> None:
+    def _command(self, client: Connection, req: dict[str, Any], rid: Any) -> None:
         cmd = from_wire(req.get("command"), E.Command)
         their_id = cmd.id
         ours = dataclasses.replace(cmd, id=next(E._ids))  # ids are per process: never trust theirs
@@ -337,7 +214,7 @@ class ControlServer:
         self.engine.submit(ours)
         return None
 
-    def _request(self, client: _Client, req: dict[str, Any], rid: Any) -> None:
+    def _request(self, client: Connection, req: dict[str, Any], rid: Any) -> None:
         body = req.get("body")
         if not isinstance(body, str):
             raise WireError("'body' must be the request's hex body")
