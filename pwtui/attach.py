@@ -38,6 +38,9 @@ class AttachedEngine:
         self._lost = threading.Event()
         self._alive = False
         self.attempts = 0  # connection attempts so far (each one bounded to about 2 s)
+        self._open_commands: dict[int, str | None] = {}  # sent, not yet answered: id -> mac
+        self._accepted: set[int] = set()  # of those, the ones the owner has accepted
+        self._commands_lock = threading.Lock()
         self._snapshot = E.Snapshot(
             time=datetime.now(UTC), link=E.LinkStatus(port=config.stick.port, attached_pid=pid), pid=pid
         )
@@ -113,6 +116,9 @@ class AttachedEngine:
         self._snapshot = replace(self._snapshot, link=link)
         self._emit(E.OwnerStatus(pid, False, message))
         self._emit(E.LinkChanged(link))
+        self._fail_open_commands(
+            f"the logger (pid {pid}) went away before answering: the command may be lost"
+        )
 
     def _mark(self, snap: E.Snapshot) -> E.Snapshot:
         pid = snap.pid or self.pid
@@ -127,12 +133,20 @@ class AttachedEngine:
             link = replace(event.link, attached_pid=self.pid)
             self._snapshot = replace(self._snapshot, link=link)
             event = E.LinkChanged(link)
+        elif isinstance(event, E.CommandResult):
+            with self._commands_lock:
+                if self._open_commands.pop(event.command_id, False) is False:
+                    return  # not ours, or already failed here
+                self._accepted.discard(event.command_id)
         self._emit(event)
 
     # --- commands ------------------------------------------------------------------------
 
     def submit(self, command: E.Command) -> int:
-        """Send the command to the owner; its CommandResult arrives as an event."""
+        """Send the command to the owner; its CommandResult arrives as an event.
+
+        Every command gets exactly one result: the owner's, or a failure here when no
+        owner runs, when it refuses the request, or when it goes away first."""
         mac = getattr(command, "mac", None)
         client = self._client
         if client is None or not self._alive:
@@ -140,17 +154,40 @@ class AttachedEngine:
                 E.CommandResult(command.id, mac, False, "no logger is running: the command was not sent")
             )
             return command.id
+        with self._commands_lock:
+            self._open_commands[command.id] = mac
 
         def answered(fut: Future[dict[str, Any]]) -> None:
             try:
                 result = fut.result()
             except OwnerGone:
-                self._emit(
-                    E.CommandResult(command.id, mac, False, "the logger went away: the command may be lost")
-                )
+                self._fail_command(command.id, "the logger went away: the command may be lost")
                 return
             if not result.get("ok"):
-                self._emit(E.CommandResult(command.id, mac, False, str(result.get("error") or "refused")))
+                self._fail_command(command.id, str(result.get("error") or "refused"))
+                return
+            with self._commands_lock:
+                if command.id in self._open_commands:
+                    self._accepted.add(command.id)
 
         client.send("command", command=to_wire(command)).add_done_callback(answered)
         return command.id
+
+    def awaiting_results(self) -> list[int]:
+        """Commands the owner accepted and has not answered yet (e.g. a slow clock sync)."""
+        with self._commands_lock:
+            return sorted(self._accepted)
+
+    def _fail_command(self, command_id: int, message: str) -> None:
+        with self._commands_lock:
+            if command_id not in self._open_commands:
+                return  # already answered
+            mac = self._open_commands.pop(command_id)
+            self._accepted.discard(command_id)
+        self._emit(E.CommandResult(command_id, mac, False, message))
+
+    def _fail_open_commands(self, message: str) -> None:
+        with self._commands_lock:
+            ids = list(self._open_commands)
+        for command_id in ids:
+            self._fail_command(command_id, message)

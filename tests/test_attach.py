@@ -29,11 +29,11 @@ def wait_for(cond: Callable[[], object], timeout: float = 30.0) -> None:
         time.sleep(0.02)
 
 
-def write_config(folder: Path) -> Config:
+def write_config(folder: Path, latency: int = 0) -> Config:
     cfg = folder / "pwtui.toml"
     cfg.write_text(f"""
 [stick]
-port = "sim://?circles=3&seed=3&latency=0"
+port = "sim://?circles=3&seed=3&latency={latency}"
 timeout = 2.0
 [logging]
 power_interval = 1
@@ -144,8 +144,8 @@ def test_owner_killed_is_noticed_within_5_s_and_reattached(tmp_path: Path) -> No
         # actions while no owner runs are refused at once, never "sent" into the void
         console.engine.submit(E.Switch(mac=C1, on=True, id=903))
         wait_for(lambda: console.of(E.CommandResult, killed))
-        (lost,) = console.of(E.CommandResult, killed)
-        assert isinstance(lost, E.CommandResult) and not lost.ok and "no logger" in lost.message
+        (refused,) = console.of(E.CommandResult, killed)
+        assert isinstance(refused, E.CommandResult) and not refused.ok and "no logger" in refused.message
         # a new logger: the console attaches again by itself and gets a fresh snapshot
         back = time.monotonic()
         second = start_logger(config)
@@ -167,6 +167,28 @@ def test_owner_killed_is_noticed_within_5_s_and_reattached(tmp_path: Path) -> No
                 p.wait(10)
 
 
+def test_a_command_in_progress_when_the_owner_dies_gets_a_failure(tmp_path: Path) -> None:
+    config = write_config(tmp_path, latency=1500)  # a clock sync then takes seconds
+    logger = start_logger(config)
+    console = Console(config)
+    try:
+        wait_for(lambda: (c := console.engine.snapshot().circle(C1)) is not None and c.online, 60)
+        console.engine.submit(E.SyncClock(mac=C1, id=905))
+        wait_for(lambda: console.engine.awaiting_results() == [905], 10)  # accepted, at work
+        killed = time.monotonic()
+        logger.kill()
+        logger.wait(10)
+        wait_for(lambda: console.of(E.CommandResult, killed), 10)
+        (lost,) = console.of(E.CommandResult, killed)
+        assert isinstance(lost, E.CommandResult) and lost.command_id == 905 and not lost.ok
+        assert "before answering" in lost.message and console.engine.awaiting_results() == []
+    finally:
+        console.close()
+        if logger.poll() is None:
+            logger.kill()
+            logger.wait(10)
+
+
 def test_hung_owner_is_noticed_by_its_silence(tmp_path: Path) -> None:
     config = write_config(tmp_path)
     logger = start_logger(config)
@@ -175,11 +197,18 @@ def test_hung_owner_is_noticed_by_its_silence(tmp_path: Path) -> None:
         wait_for(lambda: console.owner(True))
         stopped = time.monotonic()
         os.kill(logger.pid, signal.SIGSTOP)
+        console.engine.submit(E.Switch(mac=C1, on=False, id=904))  # sent, never answered
         wait_for(lambda: console.owner(False, stopped), 10)
         assert console.owner(False, stopped)[0][0] - stopped < 5.0
+        wait_for(lambda: console.of(E.CommandResult, stopped))
+        (lost,) = console.of(E.CommandResult, stopped)
+        assert isinstance(lost, E.CommandResult) and lost.command_id == 904 and not lost.ok
+        assert "went away" in lost.message
         resumed = time.monotonic()
         os.kill(logger.pid, signal.SIGCONT)
         wait_for(lambda: console.owner(True, resumed), 20)
+        wait_for(lambda: len(console.of(E.CycleUpdate, resumed)) >= 2)
+        assert len(console.of(E.CommandResult, stopped)) == 1, "a command got two results"
     finally:
         console.close()
         os.kill(logger.pid, signal.SIGCONT)
