@@ -185,7 +185,7 @@ def main(args: argparse.Namespace) -> int:
         return 2
     app = PwtuiApp(cfg, attach_pid=pid)
     # the owner of the stick serves other pwtui processes (attached consoles, one-shots)
-    server = serve_owner(app.engine, cfg.paths.data) if lock else None
+    server = serve_owner(app.engine, cfg.paths.data) if lock and isinstance(app.engine, Engine) else None
     try:
         app.run()
     finally:
