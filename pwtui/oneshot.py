@@ -140,11 +140,7 @@ def main(args: argparse.Namespace) -> int:
             assert mac
             _emit(_info(_circle(stick, mac)))
         elif cmd == "power":
-            macs = (
-                targets
-                or configured
-                or [m for _, m in CirclePlus(cast(Stick, stick), _cplus(stick)).node_table()]
-            )
+            macs = targets or configured or _node_table(stick)
             if not targets and not configured and info.circle_plus_mac:
                 macs = [info.circle_plus_mac, *macs]
             results = poll_power([_circle(stick, m) for m in macs], Priority.USER)
@@ -230,6 +226,13 @@ def _switch(stick: Stick | RemoteStick, mac: str, on: bool) -> bool:
         return _circle(stick, mac).switch(on)
     except NodeRefused as exc:
         raise DeviceError(str(exc)) from None
+
+
+def _node_table(stick: Stick | RemoteStick) -> list[str]:
+    """The Circle+'s table: as the logger last read it, else asked (64 requests)."""
+    if isinstance(stick, RemoteStick) and stick.snapshot and stick.snapshot.node_table:
+        return [m for _, m in stick.snapshot.node_table]
+    return [m for _, m in CirclePlus(cast(Stick, stick), _cplus(stick)).node_table()]
 
 
 def _cplus(stick: Stick | RemoteStick) -> str:

@@ -183,6 +183,10 @@ def test_one_shots_go_through_a_running_sim_logger(tmp_path: Path) -> None:
         assert code == 1 and out == [] and "always on" in err
         code, out, _ = run("power", cwd=tmp_path)
         assert code == 0 and [o["mac"] for o in out] == [C1, C3]
+        # the same port given explicitly: still the logger's; no circles listed: its node table
+        code, out, _ = run("power", "--port", SIM, cwd=tmp_path)
+        assert code == 0 and [o["mac"] for o in out] == [f"000D6F00010000{i:02X}" for i in range(4)]
+        assert next(o for o in out if o["mac"] == C1)["watts_8s"] == 0, "C1 is off on the logger's network"
         code, out, _ = run("clock", C1, "--sync", cwd=tmp_path)
         assert code == 0 and abs(out[0]["drift_s"]) < 2
         code, out, _ = run("history", C1, cwd=tmp_path)
