@@ -91,6 +91,8 @@ def test_events_pushed_and_commands_answered(tmp_path: Path) -> None:
     try:
         wait_for(lambda: console.owner(True))
         assert console.owner(True)[0][1].pid == logger.pid
+        first = console.events[0][1]
+        assert isinstance(first, E.OwnerStatus), "an event came before the attach was announced"
         assert console.engine.snapshot().link.attached_pid == logger.pid
         # pushed, not polled: several cycle updates arrive, each with the owner's state
         wait_for(lambda: len(console.of(E.CycleUpdate)) >= 3)

@@ -173,7 +173,7 @@ class ControlServer:
             op = req.get("op")
             handler = _OPS.get(op) if isinstance(op, str) else None
             if handler is None:
-                raise WireError(f"unknown op {op!r}; known: {', '.join(sorted(_OPS))}")
+                raise WireError(f"unknown op {str(op)[:40]!r}; known: {', '.join(sorted(_OPS))}")
             reply = handler(self, client, req, rid)
         except WireError as exc:
             client.send({"id": rid, "ok": False, "error": str(exc)})
@@ -191,10 +191,13 @@ class ControlServer:
     def _snapshot(self, client: Connection, req: dict[str, Any], rid: Any) -> dict[str, Any]:
         return {"snapshot": to_wire(self.engine.snapshot())}
 
-    def _subscribe(self, client: Connection, req: dict[str, Any], rid: Any) -> dict[str, Any]:
-        # the snapshot is taken after subscribing: no event between the two is missed
-        client.subscribed = True
-        return {"pid": os.getpid(), "snapshot": to_wire(self.engine.snapshot())}
+    def _subscribe(self, client: Connection, req: dict[str, Any], rid: Any) -> None:
+        # under the lock that _on_event takes to pick its targets: the reply with the
+        # snapshot is queued before any event pushed to this client, and none is missed
+        with self._lock:
+            client.subscribed = True
+            snap = to_wire(self.engine.snapshot())
+            client.send({"id": rid, "ok": True, "pid": os.getpid(), "snapshot": snap})
 
     def _status(self, client: Connection, req: dict[str, Any], rid: Any) -> dict[str, Any]:
         snap = self.engine.snapshot()
