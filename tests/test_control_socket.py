@@ -66,8 +66,8 @@ always_on = true
 class Owner:
     """A real engine on its own simulated network, serving the control socket."""
 
-    def __init__(self, folder: Path) -> None:
-        url = "sim://?circles=3&seed=5&latency=0"
+    def __init__(self, folder: Path, latency: int = 0) -> None:
+        url = f"sim://?circles=3&seed=5&latency={latency}"
         virtual.forget(url)
         self.config = load_config(write_config(folder, url))
         self.engine = Engine(self.config)
@@ -77,7 +77,12 @@ class Owner:
         self.path = self.config.paths.data / "pwtui.sock"
         self.server = ControlServer(self.engine, self.path)
         self.server.start()
-        wait_for(lambda: self.engine.snapshot().link.up and len(self.engine.snapshot().circles) >= 3)
+        wait_for(
+            lambda: (
+                self.engine.snapshot().link.up and sum(c.online for c in self.engine.snapshot().circles) >= 3
+            ),
+            60,
+        )
 
     def close(self) -> None:
         self.server.stop()
@@ -441,3 +446,33 @@ def test_remote_stick_speaks_the_circle_api(owner: Owner) -> None:
         assert not refused.ok and "always on" in refused.message
         done = stick.command(E.Switch(mac=C1, on=True))
         assert done.ok
+
+
+def test_remote_command_fails_at_once_when_the_owner_goes_away(tmp_path: Path) -> None:
+    from protocol.errors import LinkDown
+    from pwtui.control.client import find_owner
+    from pwtui.control.remote import RemoteStick
+
+    owner = Owner(tmp_path, latency=1000)  # a clock sync then takes a second or more
+    try:
+        client = find_owner(owner.path.parent)
+        assert client is not None
+        stick = RemoteStick(client)
+        stick.open()
+        outcome: list[object] = []
+
+        def sync() -> None:
+            try:
+                outcome.append(stick.command(E.SyncClock(mac=C1)))
+            except LinkDown as exc:
+                outcome.append(exc)
+
+        worker = threading.Thread(target=sync, daemon=True)
+        worker.start()
+        wait_for(lambda: owner.server._commands, 10)  # accepted by the owner, at work
+        owner.server.stop()
+        worker.join(5)
+        assert not worker.is_alive(), "the one-shot still waits for a result that cannot come"
+        assert len(outcome) == 1 and isinstance(outcome[0], LinkDown), outcome
+    finally:
+        owner.close()

@@ -43,6 +43,7 @@ class RemoteStick:
         # flooding the owner's stick queue
         self._window = threading.BoundedSemaphore(WINDOW)
         client.on_event = self._on_event
+        client.on_close = self._on_close
 
     @property
     def link_up(self) -> bool:
@@ -145,6 +146,12 @@ class RemoteStick:
             ) from None
         finally:
             self._results.pop(command.id, None)
+
+    def _on_close(self) -> None:
+        """The owner went away: commands waiting for their result will not get one."""
+        for fut in list(self._results.values()):
+            if not fut.done():
+                fut.set_exception(OwnerGone("the connection to the pwtui logger was lost"))
 
     def _on_event(self, event: E.Event) -> None:
         if isinstance(event, E.CommandResult):
