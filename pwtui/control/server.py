@@ -41,8 +41,6 @@ log = logging.getLogger("pwtui.control")
 class OwnerEngine(Protocol):
     """What the server needs of the engine (the WAVE2-SEAMS.md engine methods)."""
 
-    @property
-    def port(self) -> str: ...
     def submit(self, command: E.Command) -> int: ...
     def snapshot(self) -> E.Snapshot: ...
     def add_listener(self, callback: Any) -> Any: ...
@@ -186,7 +184,7 @@ class ControlServer:
             client.send({"id": rid, "ok": True, **reply})
 
     def _hello(self, client: Connection, req: dict[str, Any], rid: Any) -> dict[str, Any]:
-        return {"pid": os.getpid(), "port": self.engine.port, "version": __version__}
+        return {"pid": os.getpid(), "port": self.engine.snapshot().link.port, "version": __version__}
 
     def _snapshot(self, client: Connection, req: dict[str, Any], rid: Any) -> dict[str, Any]:
         return {"snapshot": to_wire(self.engine.snapshot())}
