@@ -493,3 +493,19 @@ def test_every_event_command_and_snapshot_round_trips(obj: Any) -> None:
     assert json.dumps(to_wire(back)) == text  # compared as text: NaN == NaN there
     if "NaN" not in text:
         assert back == obj  # and as values: every field decoded to its own type
+
+
+def test_a_deep_data_folder_still_gets_its_socket(tmp_path: Path) -> None:
+    deep = tmp_path / ("d" * 120) / "data"  # longer than an AF_UNIX address may be
+    deep.mkdir(parents=True)
+    path = deep / "pwtui.sock"
+    engine = Engine(load_config(write_config(tmp_path, "sim://?circles=1&latency=0")))
+    server = ControlServer(engine, path)
+    server.start()
+    try:
+        assert stat.S_IMODE(path.lstat().st_mode) == 0o600
+        with ControlClient(path) as c:
+            assert c.connect()["pid"] == os.getpid()
+    finally:
+        server.stop()
+    assert not path.exists()

@@ -267,9 +267,17 @@ def test_a_logger_that_does_not_answer_is_not_bypassed(tmp_path: Path) -> None:
     lock = acquire(tmp_path / "data")  # a lock holder without a control socket
     try:
         code, out, err = run("info", C1, cwd=tmp_path)
+        status = subprocess.run(
+            [sys.executable, "-m", "pwtui", "status"],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
     finally:
         lock.release()
     assert code == 1 and out == [] and f"pid {os.getpid()}" in err and "does not answer" in err
+    assert status.returncode == 1 and f"pid {os.getpid()} owns the stick" in status.stderr
 
 
 # --- robustness (issue 15.7) ----------------------------------------------------------

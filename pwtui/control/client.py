@@ -23,6 +23,7 @@ from typing import Any
 
 from .. import events as E
 from .protocol import DEAD_AFTER_S, MAX_LINE, SOCKET_NAME
+from .socketfile import address
 from .wire import WireError, from_wire
 
 log = logging.getLogger("pwtui.control")
@@ -72,7 +73,8 @@ class ControlClient:
         deadline = time.monotonic() + timeout
         while True:
             try:
-                sock.connect(str(self.path))
+                with address(self.path) as where:
+                    sock.connect(where)
                 break
             except BlockingIOError:  # the owner's accept backlog is full: it is busy, not gone
                 if time.monotonic() < deadline:

@@ -1,4 +1,5 @@
-"""The socket file itself: bound with mode 0600 from the start, stale files replaced."""
+"""The socket file itself: bound with mode 0600 from the start, stale files replaced,
+and reachable however deep the data folder is."""
 
 from __future__ import annotations
 
@@ -6,11 +7,29 @@ import contextlib
 import os
 import socket
 import stat
+from collections.abc import Iterator
 from pathlib import Path
+
+_SUN_PATH_MAX = 107  # bytes an AF_UNIX address may hold on Linux (108 with the NUL)
 
 
 class SocketInUse(OSError):
     """Another live process answers on the socket path (or the path is no socket)."""
+
+
+@contextlib.contextmanager
+def address(path: Path) -> Iterator[str]:
+    """An AF_UNIX address for `path`.  A path longer than an address may be (a deep
+    data folder) is reached through the folder's descriptor in /proc/self/fd."""
+    text = str(path)
+    if len(os.fsencode(text)) <= _SUN_PATH_MAX or not os.path.isdir("/proc/self/fd"):
+        yield text
+        return
+    fd = os.open(path.parent, getattr(os, "O_PATH", os.O_RDONLY) | os.O_DIRECTORY)
+    try:
+        yield f"/proc/self/fd/{fd}/{path.name}"
+    finally:
+        os.close(fd)
 
 
 def clear_stale(path: Path) -> None:
@@ -25,7 +44,8 @@ def clear_stale(path: Path) -> None:
     probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     probe.settimeout(1.0)
     try:
-        probe.connect(str(path))
+        with address(path) as where:
+            probe.connect(where)
     except (ConnectionRefusedError, FileNotFoundError):
         with contextlib.suppress(FileNotFoundError):
             path.unlink()
@@ -52,7 +72,8 @@ def listen_private(path: Path, backlog: int) -> socket.socket:
     try:
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
-        sock.bind(str(tmp))
+        with address(tmp) as where:
+            sock.bind(where)
         os.chmod(tmp, 0o600)
         os.replace(tmp, path)
         sock.listen(backlog)

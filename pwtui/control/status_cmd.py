@@ -47,10 +47,13 @@ def main(args: argparse.Namespace) -> int:
 
 
 def _no_owner(data: Path) -> str:
-    text = f"no pwtui logger runs for {data} (no answer on {data / 'pwtui.sock'})"
     pid = holder(data)
     if pid is not None:
-        text += f"; pid {pid} holds the lock but does not answer"
+        return (
+            f"pid {pid} owns the stick for {data} but its control socket {data / 'pwtui.sock'} "
+            "does not answer (see that logger's log)"
+        )
+    text = f"no pwtui logger runs for {data} (no answer on {data / 'pwtui.sock'})"
     stale = data / STATUS_NAME
     try:
         age = time.time() - stale.stat().st_mtime
