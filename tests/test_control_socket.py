@@ -248,7 +248,8 @@ def test_raw_request_and_its_errors(owner: Owner) -> None:
         (b'{"op": "fly", "id": 1}', "unknown op"),
         (b'{"op": 5, "id": 1}', "unknown op"),
         (b'{"op": "hello", "id": [1]}', "'id'"),
-        (b'{"op": "command", "id": 1}', "expected an object"),
+        (b'{"op": "command", "id": 1}', "must be an object"),
+        (b'{"op": "command", "id": 1, "command": {"type": "ReloadFiles"}}', "integer 'id'"),
         (b'{"op": "command", "id": 1, "command": {"type": "Snapshot"}}', "not a Command"),
         (b'{"op": "command", "id": 1, "command": {"type": "Switch", "mac": "X"}}', "missing 'on'"),
         (

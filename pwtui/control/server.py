@@ -205,9 +205,14 @@ class ControlServer:
         return {"status": status}
 
     def _command(self, client: Connection, req: dict[str, Any], rid: Any) -> None:
-        cmd = from_wire(req.get("command"), E.Command)
-        their_id = cmd.id
-        ours = dataclasses.replace(cmd, id=next(E._ids))  # ids are per process: never trust theirs
+        data = req.get("command")
+        if not isinstance(data, dict):
+            raise WireError("'command' must be an object (a pwtui.events command)")
+        # ids are per process: the engine gets a fresh one of ours, the client hears its own
+        ours = from_wire({k: v for k, v in data.items() if k != "id"}, E.Command)
+        their_id = data.get("id")
+        if isinstance(their_id, bool) or not isinstance(their_id, int):
+            raise WireError("the command needs its integer 'id'")
         with self._lock:
             self._commands[ours.id] = (client, their_id)
         # "accepted" goes out before the engine can answer with the result
