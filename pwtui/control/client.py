@@ -143,7 +143,14 @@ class ControlClient:
 
     def call(self, op: str, timeout: float | None = 10.0, **fields: Any) -> dict[str, Any]:
         """Send and wait for the reply; ControlError when the owner says no."""
-        reply = self.send(op, **fields).result(timeout)
+        fut = self.send(op, **fields)
+        try:
+            reply = fut.result(timeout)
+        except TimeoutError:
+            with self._lock:  # no reply will be waited for any more
+                for rid in [k for k, f in self._pending.items() if f is fut]:
+                    del self._pending[rid]
+            raise
         if not reply.get("ok"):
             raise ControlError(reply)
         return reply
@@ -153,24 +160,26 @@ class ControlClient:
     def _read(self) -> None:
         sock = self._sock
         assert sock is not None
-        buf = b""
+        buf = bytearray()
         try:
             while not self._closed.is_set():
                 try:
                     chunk = sock.recv(65536)
                 except TimeoutError:
-                    log.warning("the pwtui logger has been silent for %.0f s", DEAD_AFTER_S)
+                    log.debug("the pwtui logger has been silent for %.0f s", DEAD_AFTER_S)
                     return
                 except OSError:
                     return
                 if not chunk:
                     return
                 buf += chunk
-                while b"\n" in buf:
-                    line, buf = buf.split(b"\n", 1)
-                    self._dispatch(line)
+                start = 0
+                while (end := buf.find(b"\n", start)) >= 0:
+                    self._dispatch(bytes(buf[start:end]))
+                    start = end + 1
+                del buf[:start]
                 if len(buf) > MAX_LINE:
-                    log.warning("the pwtui logger sent a line longer than %d bytes", MAX_LINE)
+                    log.debug("the pwtui logger sent a line longer than %d bytes", MAX_LINE)
                     return
         finally:
             self.close()
@@ -179,7 +188,7 @@ class ControlClient:
         try:
             obj = json.loads(line)
         except (ValueError, RecursionError):
-            log.warning("the pwtui logger sent something that is not JSON: %.80r", line)
+            log.debug("the pwtui logger sent something that is not JSON: %.80r", line)
             return
         if not isinstance(obj, dict):
             return
