@@ -94,6 +94,9 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--from", dest="first", metavar="ADDR", help="first block (0-6015)")
     sp.add_argument("--to", dest="last", metavar="ADDR", help="last block (0-6015)")
 
+    sp = sub.add_parser("status", help="the stick owner's state as JSON (via its control socket)")
+    _common(sp, suppress=True)
+
     sp = sub.add_parser("export", help="stored data as CSV on stdout")
     _common(sp, suppress=True)
     sp.add_argument("--kind", choices=["energy", "power"], default="energy")
@@ -135,6 +138,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         from . import oneshot
 
         return oneshot.main(args)
+    if cmd == "status":
+        from .control import status_cmd
+
+        return status_cmd.main(args)
     if cmd == "export":
         from . import export
 

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from . import events as E
 from .config import Config, ConfigError, find_config, load_config, parse_config
+from .control.server import serve_owner
 from .engine import Engine
 from .errors import UsageError
 from .lock import LockHeld, acquire
@@ -77,6 +78,7 @@ def main(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, _stop)
     engine = Engine(cfg, on_event=_log_event)
     log.info("pwtui logger on %s, data in %s", cfg.stick.port, cfg.paths.data)
+    server = serve_owner(engine, cfg.paths.data)
     bridge = None
     if cfg.mqtt.enabled:
         from .mqtt import MqttBridge  # paho only where MQTT is used
@@ -88,6 +90,8 @@ def main(args: argparse.Namespace) -> int:
     finally:
         if bridge is not None:
             bridge.stop()
+        if server is not None:
+            server.stop()
         lock.release()
     log.info("stopped")
     return 0

@@ -25,6 +25,7 @@ from textual.worker import Worker, WorkerState, get_current_worker
 from pwtui import events as E
 from pwtui.attach import AttachedEngine
 from pwtui.config import Config
+from pwtui.control.server import serve_owner
 from pwtui.engine import Engine
 from pwtui.lock import Lock, LockHeld, acquire, holder
 from pwtui.schedulefile import ScheduleFileError, read_schedules
@@ -270,10 +271,22 @@ def main(args: argparse.Namespace) -> int:
             lock.release()
         return 2
     app = PwtuiApp(cfg, attach_pid=pid)
+    # the owner of the stick serves other pwtui processes (attached consoles, one-shots)
+    server = serve_owner(app.engine, cfg.paths.data) if lock and isinstance(app.engine, Engine) else None
+    bridge = None
+    if server is not None and cfg.mqtt.enabled:  # the console owns the stick: it feeds the broker
+        from pwtui.mqtt import MqttBridge
+
+        bridge = MqttBridge(cfg.mqtt, app.engine)
+        bridge.start()
     try:
         app.run()
     finally:
         app._exited.set()
+        if bridge is not None:
+            bridge.stop()
+        if server:
+            server.stop()
         if lock:
             lock.release()
     return 0

@@ -2,14 +2,24 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import signal
 import subprocess
 import sys
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
 from pwtui.cli import main
+from pwtui.controlfile import read_control
+from pwtui.lock import acquire
+
+sys.path.insert(0, str(Path(__file__).parent))
+from silent_stick import SilentStick
 
 SIM = "sim://?circles=3&seed=7&latency=0&history=1"
 C1 = "000D6F0001000001"
@@ -109,3 +119,181 @@ def test_bad_config_names_the_key(tmp_path: Path, capsys) -> None:
     assert "'mac' '123' is not 16 hex digits" in err
     assert "'log_interval' must be 1…60 minutes" in err
     assert "unknown key 'colour'" in err
+
+
+# --- through a running logger (one owner of the stick) -------------------------------
+
+C3 = "000D6F0001000003"
+
+
+def wait_for(cond: Callable[[], object], timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not cond():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met in time")
+        time.sleep(0.05)
+
+
+def logger_config(folder: Path, port: str) -> Path:
+    cfg = folder / "pwtui.toml"
+    cfg.write_text(
+        f'[stick]\nport = "{port}"\ntimeout = 2.0\n[logging]\npower_interval = 2\n'
+        f'[[circle]]\nmac = "{C1}"\nname = "fridge"\n[[circle]]\nmac = "{C3}"\nname = "washer"\n'
+        "always_on = true\n"
+    )
+    return cfg
+
+
+@contextlib.contextmanager
+def headless(cfg: Path) -> Iterator[subprocess.Popen[bytes]]:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "pwtui", "--headless", "--config", str(cfg)], stderr=subprocess.DEVNULL
+    )
+    try:
+        status = cfg.parent / "data" / "status.json"
+        wait_for(lambda: proc.poll() is not None or ('"link": "up"' in _read(status)))
+        assert proc.poll() is None, "the logger did not start"
+        yield proc
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            proc.wait(10)
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text()
+    except OSError:
+        return ""
+
+
+def test_one_shots_go_through_a_running_sim_logger(tmp_path: Path) -> None:
+    cfg = logger_config(tmp_path, SIM)
+    with headless(cfg) as logger:
+        code, out, _ = run("scan", cwd=tmp_path)
+        assert code == 0 and out[0]["mac"] == "000D6F0000990000" and len(out) == 5
+        # the switch is the logger's own command: its network, its control file
+        code, out, err = run("switch", C1, "off", cwd=tmp_path)
+        assert (code, out) == (0, [{"mac": C1, "relay": False}]), err
+        rows = {r.mac: r for r in read_control(tmp_path / "plugwise_control.csv")}
+        assert rows[C1].switch_state is False
+        code, out, _ = run("info", C1, cwd=tmp_path)
+        assert code == 0 and out[0]["relay"] is False, "info read another network than the logger's"
+        code, out, err = run("switch", C3, "off", cwd=tmp_path)
+        assert code == 1 and out == [] and "always on" in err
+        code, out, _ = run("power", cwd=tmp_path)
+        assert code == 0 and [o["mac"] for o in out] == [C1, C3]
+        # the same port given explicitly: still the logger's; no circles listed: its node table
+        code, out, _ = run("power", "--port", SIM, cwd=tmp_path)
+        assert code == 0 and [o["mac"] for o in out] == [f"000D6F00010000{i:02X}" for i in range(4)]
+        assert next(o for o in out if o["mac"] == C1)["watts_8s"] == 0, "C1 is off on the logger's network"
+        code, out, _ = run("clock", C1, "--sync", cwd=tmp_path)
+        assert code == 0 and abs(out[0]["drift_s"]) < 2
+        code, out, _ = run("history", C1, cwd=tmp_path)
+        assert code == 0 and out and {o["mac"] for o in out} == {C1}
+        code, out, _ = run("info", "000D6F00010000EE", cwd=tmp_path)
+        assert code == 1
+        proc = subprocess.run(
+            [sys.executable, "-m", "pwtui", "status", "--config", str(cfg)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert proc.returncode == 0, proc.stderr
+        status = json.loads(proc.stdout)
+        assert status["pid"] == logger.pid and status["link"] == "up" and status["clients"] == 1
+        assert {c["mac"] for c in status["circles"]} >= {C1, C3}
+
+
+def test_one_shots_share_a_socket_stick_with_the_logger(tmp_path: Path) -> None:
+    sim = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "pwtui",
+            "simulate",
+            "--tcp",
+            "127.0.0.1:0",
+            "--circles",
+            "3",
+            "--latency",
+            "0",
+            "--history",
+            "1",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert sim.stdout is not None
+        url = sim.stdout.readline().strip()
+        assert url.startswith("socket://")
+        cfg = logger_config(tmp_path, url)
+        with headless(cfg):
+            for args in (["scan"], ["info", C1], ["power", C1], ["history", C1]):
+                code, out, err = run(*args, "--config", str(cfg))
+                assert code == 0 and out, f"{args}: {err}"
+    finally:
+        sim.send_signal(signal.SIGINT)
+        _, err = sim.communicate(timeout=10)
+    assert err.count("client connected") == 1, "a one-shot opened the stick a second time"
+
+
+def test_status_without_a_logger_names_the_stale_file(tmp_path: Path) -> None:
+    cfg = logger_config(tmp_path, SIM)
+    proc = subprocess.run(
+        [sys.executable, "-m", "pwtui", "status", "--config", str(cfg)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 1 and "no pwtui logger runs" in proc.stderr and proc.stdout == ""
+    with headless(cfg) as logger:
+        logger.kill()  # status.json stays behind, saying "up"
+        logger.wait(10)
+    proc = subprocess.run(
+        [sys.executable, "-m", "pwtui", "status", "--config", str(cfg)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    assert f"written by pid {logger.pid} (not running)" in proc.stderr and " s ago" in proc.stderr
+
+
+def test_a_logger_that_does_not_answer_is_not_bypassed(tmp_path: Path) -> None:
+    logger_config(tmp_path, SIM)
+    lock = acquire(tmp_path / "data")  # a lock holder without a control socket
+    try:
+        code, out, err = run("info", C1, cwd=tmp_path)
+        status = subprocess.run(
+            [sys.executable, "-m", "pwtui", "status"],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    finally:
+        lock.release()
+    assert code == 1 and out == [] and f"pid {os.getpid()}" in err and "does not answer" in err
+    assert status.returncode == 1 and f"pid {os.getpid()} owns the stick" in status.stderr
+
+
+# --- robustness (issue 15.7) ----------------------------------------------------------
+
+
+def test_history_from_after_to_is_a_usage_error() -> None:
+    code, out, err = run("history", C1, "--from", "10", "--to", "5", "--port", SIM)
+    assert code == 2 and out == [] and "--from 10 is after --to 5" in err
+
+
+@pytest.mark.parametrize("args", [["scan"], ["power", C1]])
+def test_circles_that_never_answer_end_in_a_message(args: list[str]) -> None:
+    stick = SilentStick()
+    try:
+        code, _, err = run(*args, "--port", stick.url)
+    finally:
+        stick.close()
+    assert code == 1 and "does not answer" in err, err
+    assert len(err.strip().splitlines()) == 1
