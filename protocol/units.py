@@ -149,6 +149,14 @@ def node_type_name(code: int) -> str:
     return NODE_TYPES.get(code, f"unknown-{code}")
 
 
+#: Why a sleeping device woke up (004F, B §3.4).
+AWAKE_REASONS = {0: "maintenance", 1: "first_join", 2: "rejoin", 3: "state", 4: "unknown", 5: "button"}
+
+
+def awake_reason_name(code: int) -> str:
+    return AWAKE_REASONS.get(code, f"unknown-{code}")
+
+
 HZ = {0x85: 50, 0xC5: 60}
 
 

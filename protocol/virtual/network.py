@@ -437,8 +437,8 @@ class VirtualNetwork:
                 M.PingResponse(
                     seq=seq,
                     mac=mac,
-                    rssi_in=self._rng.randrange(60, 90),
-                    rssi_out=self._rng.randrange(60, 90),
+                    rssi_in_dbm=-self._rng.randrange(60, 90),
+                    rssi_out_dbm=-self._rng.randrange(60, 90),
                     ping_ms=self._rng.randrange(10, 60),
                 )
             ]
