@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -142,22 +143,37 @@ def test_unknown_id_is_a_generic_frame_not_an_error() -> None:
 def test_mac_goes_last_for_0004_and_0007() -> None:
     assert messages.encode(messages.JoinAcceptRequest(mac="000D6F0000D3595D")) == "000701000D6F0000D3595D"
     body = messages.encode(messages.ConnectRequest(mac="000D6F0001A5A372"))
-    assert body.endswith("000D6F0001A5A372") and len(body) == 4 + 20 + 16
+    assert body == "0004" + "0" * 20 + "000D6F0001A5A372"
 
 
 def test_0011_short_and_long_forms() -> None:
     short = messages.decode("0011000C000D6F0000B835CB0100")
-    assert short.network_online is False and short.network_id is None
+    assert short == messages.StickInitResponse(
+        seq=0x000C, mac="000D6F0000B835CB", unknown=1, network_online=False
+    )
     assert short.circle_plus_mac is None
     long = messages.decode("001100E7000D6F0001A59EDC0101FD0D6F0001A5A37234FDFF")
+    assert long == messages.StickInitResponse(
+        seq=0x00E7,
+        mac="000D6F0001A59EDC",
+        unknown=1,
+        network_online=True,
+        network_id="FD0D6F0001A5A372",
+        short_network_id="34FD",
+        trailer="FF",
+    )
     assert long.circle_plus_mac == "000D6F0001A5A372"
 
 
 def test_wrong_length_known_id_raises_decode_error() -> None:
-    import pytest
-
-    with pytest.raises(messages.DecodeError):
+    with pytest.raises(
+        messages.DecodeError, match=r"^0013 power_response: body too short for field pulses_8s$"
+    ):
         messages.decode("001300F2000D6F0001A20F970002")
+    with pytest.raises(
+        messages.DecodeError, match=r"^0012 power: 2 unexpected characters after the last field$"
+    ):
+        messages.decode("0012000D6F0001A20F9700")
 
 
 # --- stream decoder ------------------------------------------------------------------
@@ -209,7 +225,8 @@ def test_stream_decoder_keeps_every_valid_frame(items: list, cuts: list[int]) ->
         pos += n
         i += 1
     assert got == expected
-    assert all(fr for fr in got)
+    assert dec.stats.frames == len(expected)
+    assert dec.buffered == len(b"\x05\x05\x03\x030000")  # the partial frame waits for more
 
 
 def test_unbounded_garbage_keeps_memory_bounded() -> None:

@@ -24,12 +24,13 @@ from protocol import messages as M
 from protocol import units
 from protocol.fields import KEEP_LOG_ADDRESS, Float32, LogAddress
 from protocol.frames import FrameDecoder, crc16, encode_frame
-from tests.conftest import BUNDLED_VECTORS, SHARED, VECTORS, frame_bytes, load_vectors
+from tests.conftest import BUNDLED_VECTORS, SHARED, frame_bytes, load_vectors
 
 Vector = dict[str, Any]
 Check = Callable[[M.Message, Any, Vector], None]
 
 PEER_VECTORS = SHARED / "vectors" / "frames-peers.json"
+SHARED_FRAMES = SHARED / "vectors" / "frames.json"
 
 
 def load_peer_vectors() -> list[Vector]:
@@ -775,9 +776,9 @@ def test_bad_crc_vector_is_rejected_by_stream_and_flagged_when_kept() -> None:
 
 def test_bundled_copy_is_the_shared_reference() -> None:
     """tests/data/frames.json exists for clones without shared/; shared/ is the reference."""
-    if not VECTORS.exists():
-        pytest.fail(f"{VECTORS} missing: shared/ must sit beside the clone")
-    assert BUNDLED_VECTORS.read_bytes() == VECTORS.read_bytes()
+    if not SHARED_FRAMES.exists():
+        pytest.fail(f"{SHARED_FRAMES} missing: shared/ must sit beside the clone")
+    assert BUNDLED_VECTORS.read_bytes() == SHARED_FRAMES.read_bytes()
 
 
 def test_unmapped_key_fails() -> None:
