@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import threading
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -14,6 +16,15 @@ from protocol.fields import LogAddress
 from protocol.frames import FrameDecoder, encode_frame
 
 START = datetime(2026, 6, 15, 10, 7, tzinfo=UTC)  # a sunny Monday morning
+
+
+def wait_until(ok: Callable[[], bool], timeout: float, what: str) -> None:
+    """Poll a condition in short ticks (no fixed sleep), failing after `timeout`."""
+    tick = threading.Event()
+    end = time.monotonic() + timeout
+    while not ok():
+        assert time.monotonic() < end, f"timed out waiting for {what}"
+        tick.wait(0.01)
 
 
 class Port:
@@ -227,9 +238,10 @@ def test_speed_runs_time_faster() -> None:
     url = "sim://?circles=1&latency=0&speed=3600"
     virtual.forget(url)
     net = virtual.network_for(url)
-    t0 = net.now()
-    time.sleep(0.1)
-    assert (net.now() - t0).total_seconds() > 300
+    t0, real0 = net.now(), time.monotonic()
+    wait_until(lambda: (net.now() - t0).total_seconds() > 300, 2.0, "300 simulated seconds")
+    # 300 s at 3600× take at least 1/12 s of real time: neither stalled nor racing
+    assert time.monotonic() - real0 >= 300 / 3600 * 0.99
 
 
 def test_log_fills_as_time_passes() -> None:
@@ -238,8 +250,8 @@ def test_log_fills_as_time_passes() -> None:
     net = virtual.network_for(url)
     c = net.circles[C1]
     n0 = c.entry_count(net.now_ts())
-    time.sleep(0.6)  # ~20 simulated minutes… and more
-    assert c.entry_count(net.now_ts()) > n0
+    # at 7200× a 60-minute entry is written every 0.5 s of real time
+    wait_until(lambda: c.entry_count(net.now_ts()) > n0, 3.0, "a new log entry")
 
 
 def test_stick_vanishes_and_comes_back() -> None:
