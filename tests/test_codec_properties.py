@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime, timedelta
+from typing import ClassVar
 
 import pytest
 from hypothesis import given, settings
@@ -10,7 +12,7 @@ from hypothesis import strategies as st
 
 from protocol import fields as F
 from protocol import messages
-from protocol.frames import HEADER, FrameDecoder, encode_frame
+from protocol.frames import HEADER, MAX_BODY, FrameDecoder, crc16, encode_frame
 
 HEX = "0123456789ABCDEF"
 EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
@@ -246,3 +248,157 @@ def test_frame_split_inside_header() -> None:
     for b in frame:
         out += dec.feed(bytes([b]))
     assert [f.body for f in out] == ["0000000100C1"]
+
+
+# --- edges found by mutation testing (make mutate, docs/MUTANTS.md) ---------------------
+
+
+def test_crc16_of_text_and_bytes() -> None:
+    assert crc16("000A") == crc16(b"000A") == "B43C"
+    assert crc16("0000000100C1") == "FEED"
+
+
+def test_clean_stream_counts_frames_and_no_junk() -> None:
+    dec = FrameDecoder()
+    frames = dec.feed(encode_frame("000A") + encode_frame("0000000100C1"))
+    assert [f.body for f in frames] == ["000A", "0000000100C1"]
+    assert [f.crc for f in frames] == ["B43C", "FEED"] and all(f.crc_ok for f in frames)
+    assert (dec.stats.frames, dec.stats.junk_bytes, dec.stats.malformed, dec.stats.bad_crc) == (2, 0, 0, 0)
+    assert dec.buffered == 0
+
+
+def test_junk_and_partial_header_are_counted_exactly() -> None:
+    dec = FrameDecoder()
+    assert dec.feed(b"xy\x05") == []
+    assert (dec.stats.junk_bytes, dec.buffered) == (2, 1)  # a lone 05 may start a header
+    assert dec.feed(b"abc") == []
+    assert (dec.stats.junk_bytes, dec.buffered) == (6, 0)
+    assert dec.feed(b"\x83" + encode_frame("000A"))[0].body == "000A"
+    assert dec.stats.junk_bytes == 7 and dec.stats.frames == 1
+
+
+def test_bad_frames_never_hold_back_the_good_one_behind_them() -> None:
+    good = encode_frame("000A")
+    cases = {
+        "cut off by a new header": HEADER + b"0000" + good,
+        "not hex": HEADER + b"zz00000000\r\n" + good,
+        "too short": HEADER + b"ABC\r\n" + good,
+    }
+    for name, data in cases.items():
+        dec = FrameDecoder()
+        assert [f.body for f in dec.feed(data + HEADER + b"0012")] == ["000A"], name
+        assert (dec.stats.malformed, dec.stats.bad_crc, dec.buffered) == (1, 0, 8), name
+
+
+def test_headers_without_footer_are_dropped_one_by_one() -> None:
+    dec = FrameDecoder()
+    assert dec.feed(HEADER + b"00" + HEADER + b"00" + HEADER + b"00") == []
+    assert dec.stats.malformed == 2 and dec.buffered == 6 and dec.stats.junk_bytes == 12
+
+
+def test_body_length_limit() -> None:
+    longest = "0000" + "0" * (MAX_BODY - 4)
+    assert [f.body for f in FrameDecoder().feed(encode_frame(longest))] == [longest]
+    dec = FrameDecoder()
+    assert dec.feed(encode_frame(longest + "0")) == [] and dec.stats.malformed == 1
+    # without a footer: kept while it could still become a frame, dropped once it cannot
+    waiting = FrameDecoder()
+    waiting.feed(HEADER + b"0" * (MAX_BODY + 4))
+    assert waiting.buffered == 4 + MAX_BODY + 4 and waiting.stats.malformed == 0
+    waiting.feed(b"0")
+    assert waiting.buffered == 0 and waiting.stats.malformed == 1
+
+
+def test_bad_crcs_are_counted_and_kept_with_their_crc() -> None:
+    dec = FrameDecoder(keep_bad=True)
+    frames = dec.feed(b"\x05\x05\x03\x030000000100C1FEEE\r\n" * 2)
+    assert [(f.body, f.crc, f.crc_ok) for f in frames] == [("0000000100C1", "FEEE", False)] * 2
+    assert dec.stats.bad_crc == 2 and dec.stats.frames == 0
+
+
+def test_field_edges() -> None:
+    with pytest.raises(F.FieldError, match=r"^not decimal digits: 'AB'$"):
+        F.Dec().decode("AB")
+    # PROTOCOL A §5: FFFFFFFF in either half of a log entry = not written yet
+    assert F.LogEntryCodec().decode("FFFFFFFF00000010") == F.UNWRITTEN_ENTRY
+    assert F.LogEntryCodec().decode("110B1C5CFFFFFFFF") == F.UNWRITTEN_ENTRY
+    assert F.LogEntryCodec().decode("110B1C5C000007C1").pulses == 0x7C1
+    assert F.NodeType().to_json(2) == "circle"
+    assert F.UnixDate().to_json(datetime(2011, 6, 27, 8, 52, 18, tzinfo=UTC)) == "2011-06-27T08:52:18Z"
+    assert F.Y2KDateTime().to_json(datetime(2017, 11, 6, 1, 0, tzinfo=UTC)) == "2017-11-06T01:00:00Z"
+    assert F.LogAddress.of(5, 2).raw == 0x44000 + 5 * 32 + 2 * 8
+    assert F.LogAddress.of(5) == F.LogAddress(0x44000 + 5 * 32)
+
+
+def test_log_entries_in_json() -> None:
+    codec = F.LogEntryCodec()
+    assert codec.to_json(codec.decode("110B1C5C000007C1")) == {
+        "datetime": "2017-11-06T01:00:00Z",
+        "pulses": 1985,
+    }
+    assert codec.to_json(codec.decode("0000338CFFFFFFE3")) == {
+        "datetime": None,
+        "pulses": -29,
+        "datetime_raw": "0000338C",
+    }
+    assert codec.to_json(F.UNWRITTEN_ENTRY) is None
+    block = messages.decode(
+        "0049016C000D6F00002366BB110B1C5C000007C1FFFFFFFFFFFFFFFF0000338C0000001DFFFFFFFF0000000100044020"
+    )
+    assert messages.to_json(block)["entries"] == [
+        {"datetime": "2017-11-06T01:00:00Z", "pulses": 1985},
+        None,
+        {"datetime": None, "pulses": 29, "datetime_raw": "0000338C"},
+        None,
+    ]
+
+
+def test_to_json_of_optional_fields_extras_and_unknown_ids() -> None:
+    short = messages.decode("0011000C000D6F0000B835CB0100")
+    assert messages.to_json(short) == {
+        "mac": "000D6F0000B835CB",
+        "unknown": 1,
+        "network_online": False,
+        "circle_plus_mac": None,
+    }
+    long = messages.decode("001100E7000D6F0001A59EDC0101FD0D6F0001A5A37234FDFF")
+    assert messages.to_json(long)["network_id"] == "FD0D6F0001A5A372"
+    assert messages.to_json(long)["trailer"] == "FF"
+    rtc = messages.decode("003A00EB000D6F0001A5A37257531404021117")
+    assert messages.to_json(rtc)["datetime"] == "2017-11-02T14:53:57Z"
+    assert messages.to_json(messages.decode("AA7700120123")) == {"payload": "0123"}
+
+
+def test_a_body_cut_at_a_field_boundary_is_an_error() -> None:
+    with pytest.raises(messages.DecodeError, match=r"^0012 power: body too short for field mac$"):
+        messages.decode("0012")
+
+
+def test_field_declarations() -> None:
+    """`f()` marks wire fields; only fields declared optional may be missing from a body."""
+
+    @dataclasses.dataclass(frozen=True, kw_only=True)
+    class Probe(messages.Request):
+        a: int = messages.f(messages.BYTE)
+        b: int = messages.f(messages.BYTE, default=7)
+        c: str | None = messages.f(messages.MAC, optional=True)
+
+    a, b, c = dataclasses.fields(Probe)[1:]
+    assert dict(a.metadata) == {"codec": messages.BYTE, "optional": False}
+    assert a.default is dataclasses.MISSING
+    assert b.default == 7 and dict(b.metadata) == {"codec": messages.BYTE, "optional": False}
+    assert c.default is None and dict(c.metadata) == {"codec": messages.MAC, "optional": True}
+    assert Probe(a=1).c is None
+
+
+def test_catalogue_registration() -> None:
+    @dataclasses.dataclass(frozen=True, kw_only=True)
+    class Extra(messages.Request):
+        ID: ClassVar[str] = "FFF0"
+
+    try:
+        assert messages.message(Extra) is Extra and messages.CATALOGUE["FFF0"] is Extra
+        with pytest.raises(RuntimeError, match=r"^duplicate message id FFF0$"):
+            messages.message(Extra)
+    finally:
+        messages.CATALOGUE.pop("FFF0", None)
