@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
-from datetime import UTC, datetime, timedelta
+import time
+from datetime import UTC, datetime, timedelta, timezone
 from typing import ClassVar
 
 import pytest
@@ -402,3 +403,109 @@ def test_catalogue_registration() -> None:
             messages.message(Extra)
     finally:
         messages.CATALOGUE.pop("FFF0", None)
+
+
+def test_field_limits_and_errors() -> None:
+    assert F.Int(2).encode(255) == "FF" and F.Int(2).encode(0) == "00"
+    for bad in (256, -1):
+        with pytest.raises(F.FieldError, match=rf"^{bad} does not fit 2 hex digits$"):
+            F.Int(2).encode(bad)
+    s16 = F.SInt(4)
+    assert (s16.encode(-32768), s16.encode(32767), s16.encode(-1)) == ("8000", "7FFF", "FFFF")
+    assert (s16.decode("8000"), s16.decode("7FFF"), s16.decode("FFFF")) == (-32768, 32767, -1)
+    for bad in (32768, -32769):
+        with pytest.raises(F.FieldError, match=rf"^{bad} does not fit a signed 16-bit field$"):
+            s16.encode(bad)
+    assert F.Dec().encode(99) == "99" and F.Dec(offset=2000).encode(2000) == "00"
+    for bad in (100, -1):
+        with pytest.raises(F.FieldError, match=rf"^{bad} does not fit 2 decimal digits$"):
+            F.Dec().encode(bad)
+    with pytest.raises(F.FieldError, match=r"^1999 does not fit 2 decimal digits$"):
+        F.Dec(offset=2000).encode(1999)
+    with pytest.raises(F.FieldError, match=r"^'ABC' is not 4 hex digits$"):
+        F.Hex(4).encode("abc")
+    with pytest.raises(F.FieldError, match=r"^not hex: 'ZZ'$"):
+        F.Int(2).decode("ZZ")
+    with pytest.raises(F.FieldError, match=r"^expected 4 values, got 3$"):
+        F.Repeat(F.SInt(4), 4).encode((1, 2, 3))
+    assert F.LogAddr().encode(0x44020) == "00044020" == F.LogAddr().encode(F.LogAddress(0x44020))
+
+
+def test_dates_are_utc_whatever_the_machine_says(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TZ", "America/New_York")
+    time.tzset()
+    try:
+        build = F.UnixDate().decode("4E0844C2")
+        assert build == datetime(2011, 6, 27, 8, 52, 18, tzinfo=UTC) and build.utcoffset() == timedelta(0)
+        naive = datetime(2017, 11, 2, 14, 55)
+        assert F.units.to_utc(naive) == datetime(2017, 11, 2, 14, 55, tzinfo=UTC)
+        plus_one = datetime(2017, 11, 2, 15, 55, tzinfo=F.units.UTC).astimezone(
+            __import__("datetime").timezone(timedelta(hours=1))
+        )
+        converted = F.units.to_utc(plus_one)
+        assert converted == datetime(2017, 11, 2, 15, 55, tzinfo=UTC) and converted.utcoffset() == timedelta(
+            0
+        )
+        assert converted.hour == 15
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+    assert F.UnixDate().to_json(None) == ""  # type: ignore[arg-type]
+
+
+def test_y2k_december_and_raw_zero() -> None:
+    assert F.units.decode_y2k(0x110C0000) == datetime(2017, 12, 1, tzinfo=UTC)
+    assert F.units.decode_y2k(0x00000000) is None  # what the stick reports about itself
+    zero = F.LogEntry(None, 5, 0)  # written, but its stamp is no date
+    assert F.LogEntryCodec().encode(zero) == "0000000000000005"
+    assert F.LogEntryCodec().to_json(zero) == {"datetime": None, "pulses": 5, "datetime_raw": "00000000"}
+
+
+def test_rtc_at_uses_utc_fields() -> None:
+    when = datetime(2017, 11, 2, 15, 56, 7, tzinfo=timezone(timedelta(hours=1)))
+    rtc = messages.RtcSetRequest.at("000D6F0001A5A372", when)
+    assert (rtc.second, rtc.minute, rtc.hour, rtc.day_of_week, rtc.day, rtc.month, rtc.year) == (
+        7,
+        56,
+        14,
+        4,
+        2,
+        11,
+        2017,
+    )
+    assert rtc.mac == "000D6F0001A5A372" and rtc.datetime == datetime(2017, 11, 2, 14, 56, 7, tzinfo=UTC)
+    assert messages.encode(rtc) == "0028000D6F0001A5A372075614040211" + "17"
+
+
+def test_decode_errors_name_the_message_and_field() -> None:
+    with pytest.raises(messages.DecodeError, match=r"^body too short: '00'$"):
+        messages.decode("00")
+    with pytest.raises(messages.DecodeError, match=r"^0013 power_response: no sequence number$"):
+        messages.decode("0013")
+    # SEQ present but nothing after it: the error is about the fields, not the SEQ
+    with pytest.raises(messages.DecodeError, match=r"^0013 power_response: body too short for field mac$"):
+        messages.decode("00130001")
+    with pytest.raises(messages.DecodeError, match=r"^0028 rtc_set: field year: not decimal digits: '1A'$"):
+        messages.decode("0028000D6F0001A5A3720056140402111A")
+
+
+def test_unknown_ids_keep_what_they_can() -> None:
+    assert messages.decode("AA770012") == messages.UnknownMessage(message_id="AA77", seq=0x12, payload="")
+    assert messages.decode("AA77XY") == messages.UnknownMessage(message_id="AA77", seq=None, payload="XY")
+    assert messages.decode("AA77") == messages.UnknownMessage(message_id="AA77", seq=None, payload="")
+    unknown = messages.UnknownMessage(message_id="AA77", seq=0x12, payload="0123")
+    assert messages.encode(unknown) == "AA7700120123"
+    assert messages.encode(messages.UnknownMessage(message_id="AA77", seq=None, payload="0123")) == "AA770123"
+
+
+def test_encode_errors_name_the_message_and_field() -> None:
+    with pytest.raises(F.FieldError, match=r"^ack: a response needs a sequence number$"):
+        messages.encode(messages.Ack(status=0x00C1))
+    with pytest.raises(F.FieldError, match=r"^power.mac: 'XYZ' is not 16 hex digits$"):
+        messages.encode(messages.PowerRequest(mac="XYZ"))
+
+
+def test_every_malformed_frame_is_counted() -> None:
+    dec = FrameDecoder()
+    assert dec.feed(HEADER + b"zz00000000\r\n" + HEADER + b"ABC\r\n") == []
+    assert dec.stats.malformed == 2
