@@ -103,11 +103,9 @@ def decode_y2k(raw: int) -> datetime | None:
     if raw == UNWRITTEN:
         return None
     year, month, minutes = raw >> 24, (raw >> 16) & 0xFF, raw & 0xFFFF
-    if not 1 <= month <= 12 or (year == 0 and month == 0):
-        return None
     try:
         base = datetime(2000 + year, month, 1, tzinfo=UTC)
-    except ValueError:
+    except ValueError:  # month 0 (the stick's zeros, hour counters) or beyond 12
         return None
     when = base + timedelta(minutes=minutes)
     if when.month != month:
