@@ -377,11 +377,10 @@ def fast_line() -> Iterator[Line]:
 
 def test_0057_changes_the_interval_the_log_records(fast_line: Line) -> None:
     line = fast_line
-    before = _position(line, C1)
     ack, r = line.ask("0057" + C1 + "000F" + "0000")  # 15 min consumption, production off
     node_ack(r, ack.seq, "00F8", C1)
-    pos = _wait_for_entries(line, C1, before, 3)
-    # the two newest entries were written after the change (at most one old one came between)
+    after = _position(line, C1)  # every entry from here on is written with the new interval
+    pos = _wait_for_entries(line, C1, after, 2)
     a, b = (_block(line, C1, i // 4)[i % 4] for i in (pos - 2, pos - 1))
     assert _minutes(b[0]) - _minutes(a[0]) == 15
 
@@ -391,12 +390,15 @@ def test_0057_production_interval_interleaves_entries(fast_line: Line) -> None:
     before = _position(line, C1)
     ack, r = line.ask("0057" + C1 + "000F" + "000F")  # production on: pairs with one timestamp
     node_ack(r, ack.seq, "00F8", C1)
-    pos = _wait_for_entries(line, C1, before, 6)
+    after = _position(line, C1)
+    pos = _wait_for_entries(line, C1, after, 4)
     entries = [_block(line, C1, i // 4)[i % 4] for i in range(before, pos)]
     stamps = [raw for raw, _ in entries]
-    # hourly consumption entries before the change never share a timestamp; the first pair does
+    # hourly consumption entries from before the change never share a timestamp; the new
+    # segment starts with a pair that does
     first = next(i for i in range(len(stamps) - 1) if stamps[i] == stamps[i + 1])
-    assert first <= 1
+    assert before + first <= after
+    assert all(_minutes(b) - _minutes(a) == 60 for a, b in itertools.pairwise(stamps[:first]))
     new = entries[first : first + 4]
     assert len(new) == 4
     assert new[0][0] == new[1][0] and new[2][0] == new[3][0]
