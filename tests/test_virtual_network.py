@@ -245,12 +245,12 @@ def test_speed_runs_time_faster() -> None:
 
 
 def test_log_fills_as_time_passes() -> None:
-    url = "sim://?circles=1&latency=0&speed=7200&start=2026-06-15T10:07:00Z"
+    url = "sim://?circles=1&latency=0&speed=72000&start=2026-06-15T10:07:00Z"
     virtual.forget(url)
     net = virtual.network_for(url)
     c = net.circles[C1]
     n0 = c.entry_count(net.now_ts())
-    # at 7200× a 60-minute entry is written every 0.5 s of real time
+    # at 72000× a 60-minute entry is written every 0.05 s of real time
     wait_until(lambda: c.entry_count(net.now_ts()) > n0, 3.0, "a new log entry")
 
 
