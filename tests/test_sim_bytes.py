@@ -265,6 +265,57 @@ def test_node_table_reply(line: Line) -> None:
     assert r.payload == CIRCLE_PLUS + "F" * 16 + "3F"
 
 
+@pytest.mark.parametrize(
+    ("request_body", "status", "mac"),
+    [
+        ("0008" + "01", "00D9", CIRCLE_PLUS),  # joining on: the Circle+ answers (RW capture)
+        ("0008" + "00", "00DD", CIRCLE_PLUS),
+        ("0009" + C1 + "0204", "00F2", C1),  # reset
+        ("004A" + CIRCLE_PLUS + "3C01", "00F1", CIRCLE_PLUS),  # broadcast interval 60 s, on
+        ("0058" + C1 + "00", "00F9", C1),  # clear group
+        ("0059" + C1 + "FFFF", "00FA", C1),  # whole schedule one value
+    ],
+)
+def test_commands_get_their_ack_codes(line: Line, request_body: str, status: str, mac: str) -> None:
+    ack, r = line.ask(request_body)
+    node_ack(r, accepted(ack), status, mac)
+
+
+def test_features_and_relay_init_replies(line: Line) -> None:
+    ack, r = line.ask("005F" + C1)
+    assert (r.id, r.seq, r.payload) == ("0060", ack.seq, C1 + "FFFFFFFFFFFFFFFE")
+    ack, r = line.ask("0138" + C1 + "0000")  # get
+    assert (r.id, r.seq, r.payload) == ("0139", ack.seq, C1 + "00" + "01")  # relay on
+    line.ask("0017" + C1 + "00")
+    ack, r = line.ask("0138" + C1 + "0100")
+    assert r.payload == C1 + "01" + "00"
+
+
+def test_stick_only_requests_get_only_an_ack(line: Line) -> None:
+    for body in ("0001", "0004" + "0" * 20 + CIRCLE_PLUS, "004E" + "0" * 16):
+        (ack,) = line.ask(body, 1)
+        seq = accepted(ack)
+        (next_ack, _) = line.ask("000D" + C1)  # nothing came between: the next frame is this ack
+        assert next_ack.seq == seq + 1
+
+
+def test_remove_node_then_join_by_bytes(line: Line) -> None:
+    ack, r = line.ask("001C" + CIRCLE_PLUS + C1)
+    assert (r.id, r.seq, r.payload) == ("001D", ack.seq, CIRCLE_PLUS + C1 + "01")
+    ack, r = line.ask("0018" + CIRCLE_PLUS + "00")
+    assert r.payload == CIRCLE_PLUS + "F" * 16 + "00"
+    new = "000D6F00DEADBEEF"
+    line.net.advertise(new)
+    (advert,) = line.receive(1)
+    assert advert.id == "0006" and advert.payload == new
+    (ack,) = line.ask("0007" + "01" + new, 1)  # accept: the MAC goes last
+    accepted(ack)
+    (joined,) = line.receive(1)
+    assert (joined.id, joined.seq, joined.payload) == ("0061", 0xFFFD, new)
+    ack, r = line.ask("0018" + CIRCLE_PLUS + "00")
+    assert r.payload == CIRCLE_PLUS + new + "00"
+
+
 # --- schedules: 003B → 003C/003D → 003F ----------------------------------------------------
 
 
