@@ -203,13 +203,19 @@ def test_power_reply_layout(line: Line) -> None:
     assert 0 <= int(p[40:44], 16) < 16
 
 
-def test_switch_acks_00de_then_00d8_with_mac(line: Line) -> None:
+def test_switch_acks_00de_then_00d8_with_mac(fast_line: Line) -> None:
+    line = fast_line  # simulated time runs fast: the 8 s counter empties in milliseconds
     ack, r = line.ask("0017" + C1 + "00")
     node_ack(r, ack.seq, "00DE", C1)
-    ack, r = line.ask("0012" + C1)
-    assert r.payload[16:24] == "00000000"  # off: 1 s and 8 s counters read zero
+    _, r = line.ask("0023" + C1)
+    assert r.payload[32:34] == "00"  # 0024 reports the relay off
+    deadline = time.monotonic() + 3
+    while line.ask("0012" + C1)[1].payload[16:24] != "00000000":  # 1 s and 8 s counters read zero
+        assert time.monotonic() < deadline, "the counters never read zero"
     ack, r = line.ask("0017" + C1 + "01")
     node_ack(r, ack.seq, "00D8", C1)
+    _, r = line.ask("0023" + C1)
+    assert r.payload[32:34] == "01"
 
 
 def test_info_reply_layout(line: Line) -> None:
