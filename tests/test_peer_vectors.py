@@ -156,3 +156,16 @@ def test_003c_mac_then_index() -> None:
     msg = _frame("003C", "2ABB13")
     assert isinstance(msg, M.ScheduleCommitRequest)
     assert (msg.mac, msg.index) == ("000D6F0001A20F97", 42)
+
+
+def test_0100_is_mac_then_status_the_reverse_of_a_long_0000() -> None:
+    msg = _frame("0100", "0123000D6F000076B9D300B3")
+    assert isinstance(msg, M.AckV2)
+    assert (msg.seq, msg.mac, msg.status, msg.status_name) == (
+        0x0123,
+        "000D6F000076B9D3",
+        0x00B3,
+        "sense_interval_ack",
+    )
+    long_0000 = M.decode("0000012300B3000D6F000076B9D3")
+    assert isinstance(long_0000, M.Ack) and (long_0000.status, long_0000.mac) == (msg.status, msg.mac)
