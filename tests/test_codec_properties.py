@@ -324,6 +324,7 @@ def test_field_edges() -> None:
     assert F.LogEntryCodec().decode("FFFFFFFF00000010") == F.UNWRITTEN_ENTRY
     assert F.LogEntryCodec().decode("110B1C5CFFFFFFFF") == F.UNWRITTEN_ENTRY
     assert F.LogEntryCodec().decode("110B1C5C000007C1").pulses == 0x7C1
+    assert F.LogEntryCodec().encode(F.UNWRITTEN_ENTRY) == "FFFFFFFFFFFFFFFF"
     assert F.NodeType().to_json(2) == "circle"
     assert F.UnixDate().to_json(datetime(2011, 6, 27, 8, 52, 18, tzinfo=UTC)) == "2011-06-27T08:52:18Z"
     assert F.Y2KDateTime().to_json(datetime(2017, 11, 6, 1, 0, tzinfo=UTC)) == "2017-11-06T01:00:00Z"
