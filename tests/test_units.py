@@ -200,3 +200,14 @@ def test_one_watt_threshold_is_converted_too() -> None:
     sensitive = Calibration(gain_a=0.1, gain_b=0.0, off_tot=0.0, off_noise=0.0)
     assert sensitive.standby_threshold(1) == 5
     assert set(schedules.WeekSchedule.constant(1).to_circle(sensitive, 0)) == {5}
+
+
+def test_calibration_polynomial_exactly() -> None:
+    """Deterministic companions of the hypothesis inverse test (B §4)."""
+    quad = Calibration(gain_a=1.0, gain_b=0.01, off_tot=0.0, off_noise=0.0)
+    assert quad.corrected_pps(10, 1) == pytest.approx(11.0)  # 0.01·10² + 10
+    assert Calibration().corrected_pps(1, 2) == 0.5  # a small positive rate is kept
+    assert Calibration().corrected_pps(0.5, 1) == 0.5  # fractional pulses are positive too
+    real = Calibration(gain_a=0.97164, gain_b=-7.6006e-6, off_tot=0.020703, off_noise=0.0)
+    for watts in (5.0, 100.0, 2000.0):
+        assert real.watts(real.pulses_per_second(watts), 1) == pytest.approx(watts, rel=1e-9)
