@@ -90,7 +90,8 @@ class Float32(Codec):
     width: int = 8
 
     def decode(self, text: str) -> float:
-        return struct.unpack(">f", _hex_int(text).to_bytes(4, "big"))[0]
+        value: float = struct.unpack(">f", _hex_int(text).to_bytes(4, "big"))[0]
+        return value
 
     def encode(self, value: float) -> str:
         return struct.pack(">f", float(value)).hex().upper()

@@ -175,13 +175,19 @@ class NetworkQueryRequest(Request):
 class NetworkInfoResponse(Response):
     ID: ClassVar[str] = "0002"
     NAME: ClassVar[str] = "network_info"
+    EXTRAS: ClassVar[tuple[str, ...]] = ("new_node_mac",)
     channel: int = f(BYTE)
     source_mac: str = f(MAC)
     ext_pan_id: str = f(Hex(16))
     unique_network_id: str = f(Hex(16))
-    new_node_mac: str = f(Hex(16))
+    new_node_mac_raw: str = f(Hex(16))
     pan_id: str = f(Hex(4))
     index: int = f(BYTE)
+
+    @property
+    def new_node_mac(self) -> str:
+        """Its first byte belongs to the short PAN id; the MAC has `00` there (B §3.1)."""
+        return "00" + self.new_node_mac_raw[2:]
 
 
 @message
@@ -286,9 +292,19 @@ class PingResponse(Response):
     ID: ClassVar[str] = "000E"
     NAME: ClassVar[str] = "ping_response"
     mac: str = f(MAC)
-    rssi_in: int = f(BYTE)
-    rssi_out: int = f(BYTE)
+    #: Signal strength in dBm, a signed byte (C5 = -59; issue 11, plugwise-usb).
+    rssi_in_dbm: int = f(SInt(2))
+    rssi_out_dbm: int = f(SInt(2))
     ping_ms: int = f(WORD)
+
+    @property
+    def rssi_in(self) -> int:
+        """Alias of `rssi_in_dbm` for callers written before the rename."""
+        return self.rssi_in_dbm
+
+    @property
+    def rssi_out(self) -> int:
+        return self.rssi_out_dbm
 
 
 @message
@@ -679,8 +695,13 @@ class ScheduleValueRequest(Request):
 class AwakeResponse(Response):
     ID: ClassVar[str] = "004F"
     NAME: ClassVar[str] = "awake"
+    EXTRAS: ClassVar[tuple[str, ...]] = ("reason_name",)
     mac: str = f(MAC)
     reason: int = f(BYTE)
+
+    @property
+    def reason_name(self) -> str:
+        return units.awake_reason_name(self.reason)
 
 
 @message

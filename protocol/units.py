@@ -103,11 +103,9 @@ def decode_y2k(raw: int) -> datetime | None:
     if raw == UNWRITTEN:
         return None
     year, month, minutes = raw >> 24, (raw >> 16) & 0xFF, raw & 0xFFFF
-    if not 1 <= month <= 12 or (year == 0 and month == 0):
-        return None
     try:
         base = datetime(2000 + year, month, 1, tzinfo=UTC)
-    except ValueError:
+    except ValueError:  # month 0 (the stick's zeros, hour counters) or beyond 12
         return None
     when = base + timedelta(minutes=minutes)
     if when.month != month:
@@ -147,6 +145,14 @@ NODE_TYPE_CODES = {v: k for k, v in NODE_TYPES.items()}
 
 def node_type_name(code: int) -> str:
     return NODE_TYPES.get(code, f"unknown-{code}")
+
+
+#: Why a sleeping device woke up (004F, B §3.4).
+AWAKE_REASONS = {0: "maintenance", 1: "first_join", 2: "rejoin", 3: "state", 4: "unknown", 5: "button"}
+
+
+def awake_reason_name(code: int) -> str:
+    return AWAKE_REASONS.get(code, f"unknown-{code}")
 
 
 HZ = {0x85: 50, 0xC5: 60}

@@ -84,8 +84,12 @@ def decode_item(item: str) -> list[dict[str, Any]]:
     return [{"error": f"not a frame, body or log line: {text[:60]!r}"}]
 
 
+#: Exit status when any input was not a good frame: bad input, not a device failure (DESIGN.md).
+BAD_INPUT = 2
+
+
 def run(items: Iterable[str], out: Any) -> int:
-    """Write JSON lines; return 1 if any item failed."""
+    """Write JSON lines, one per frame, going on past bad ones; 2 if any item failed."""
     failed = False
     for item in items:
         for obj in decode_item(item):
@@ -93,7 +97,7 @@ def run(items: Iterable[str], out: Any) -> int:
                 failed = True
             out.write(json.dumps(obj) + "\n")
             out.flush()
-    return 1 if failed else 0
+    return BAD_INPUT if failed else 0
 
 
 def stdin_items(stream: Any) -> Iterator[str]:

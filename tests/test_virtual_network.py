@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import threading
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -14,6 +16,15 @@ from protocol.fields import LogAddress
 from protocol.frames import FrameDecoder, encode_frame
 
 START = datetime(2026, 6, 15, 10, 7, tzinfo=UTC)  # a sunny Monday morning
+
+
+def wait_until(ok: Callable[[], bool], timeout: float, what: str) -> None:
+    """Poll a condition in short ticks (no fixed sleep), failing after `timeout`."""
+    tick = threading.Event()
+    end = time.monotonic() + timeout
+    while not ok():
+        assert time.monotonic() < end, f"timed out waiting for {what}"
+        tick.wait(0.01)
 
 
 class Port:
@@ -110,17 +121,25 @@ def test_solar_produces_negative_power(port: Port) -> None:
     assert power.pulses_8s < 0 and cal.calibration.watts(power.pulses_8s, 8) < -100
 
 
-def test_switch_confirms_and_reads_zero(port: Port) -> None:
+def test_switch_confirms_and_reads_zero() -> None:
+    # 1000× simulated time: the 8 s counter (an average over its span on a real circle)
+    # settles within milliseconds, and the test waits for that, not for a fixed time
+    port = Port("sim://?circles=8&seed=3&latency=0&speed=1000&start=2026-06-15T10:07:00Z")
     mac = virtual.circle_mac(4)  # the NAS draws ~30 W
-    _, before = port.ask(M.PowerRequest(mac=mac))
+    _, power = port.ask(M.PowerRequest(mac=mac))
+    assert power.pulses_8s > 0
     _, ack = port.ask(M.SwitchRequest(mac=mac, relay=False))
     assert ack.status == 0x00DE and ack.mac == mac
-    assert port.net.circles[mac].relay is False and port.net.circles[mac].true_watts(port.net.now_ts()) == 0
-    # the counters are means over their last 1 s / 8 s (as on a real Circle): they fall, not jump
-    _, power = port.ask(M.PowerRequest(mac=mac))
-    assert 0 <= power.pulses_8s <= before.pulses_8s
+    assert port.net.circles[mac].relay is False
+
+    def reads_zero() -> bool:
+        _, power = port.ask(M.PowerRequest(mac=mac))
+        return bool(power.pulses_1s == 0 and power.pulses_8s == 0)
+
+    wait_until(reads_zero, 3.0, "the counters to read zero")
     _, ack = port.ask(M.SwitchRequest(mac=mac, relay=True))
     assert ack.status == 0x00D8
+    port.close()
 
 
 def test_info_reports_state(port: Port) -> None:
@@ -250,19 +269,20 @@ def test_speed_runs_time_faster() -> None:
     url = "sim://?circles=1&latency=0&speed=3600"
     virtual.forget(url)
     net = virtual.network_for(url)
-    t0 = net.now()
-    time.sleep(0.1)
-    assert (net.now() - t0).total_seconds() > 300
+    t0, real0 = net.now(), time.monotonic()
+    wait_until(lambda: (net.now() - t0).total_seconds() > 300, 2.0, "300 simulated seconds")
+    # 300 s at 3600× take at least 1/12 s of real time: neither stalled nor racing
+    assert time.monotonic() - real0 >= 300 / 3600 * 0.99
 
 
 def test_log_fills_as_time_passes() -> None:
-    url = "sim://?circles=1&latency=0&speed=7200&start=2026-06-15T10:07:00Z"
+    url = "sim://?circles=1&latency=0&speed=72000&start=2026-06-15T10:07:00Z"
     virtual.forget(url)
     net = virtual.network_for(url)
     c = net.circles[C1]
     n0 = c.entry_count(net.now_ts())
-    time.sleep(0.6)  # ~20 simulated minutes… and more
-    assert c.entry_count(net.now_ts()) > n0
+    # at 72000× a 60-minute entry is written every 0.05 s of real time
+    wait_until(lambda: c.entry_count(net.now_ts()) > n0, 3.0, "a new log entry")
 
 
 def test_stick_vanishes_and_comes_back() -> None:

@@ -29,8 +29,8 @@ def node_replies(
             M.PingResponse(
                 seq=seq,
                 mac=mac,
-                rssi_in=net.rng.randrange(60, 90),
-                rssi_out=net.rng.randrange(60, 90),
+                rssi_in_dbm=-net.rng.randrange(60, 90),
+                rssi_out_dbm=-net.rng.randrange(60, 90),
                 ping_ms=net.rng.randrange(10, 60),
             )
         ]
