@@ -7,7 +7,7 @@ at once so that many circles can be asked in one pipelined burst
 
 from __future__ import annotations
 
-import time
+import datetime as dt
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
@@ -17,19 +17,20 @@ from typing import TypeVar
 from . import messages as M
 from . import schedules, units
 from .errors import NodeRefused, PlugwiseError, ProtocolViolation
-from .fields import LogAddress
+from .fields import LogAddress, LogEntry
 from .stick import Priority, Stick
 from .units import Calibration
 
 T = TypeVar("T")
 U = TypeVar("U")
+R = TypeVar("R", bound=M.Message)
 
 
-def then(fut: Future, fn: Callable[[T], U]) -> Future:
+def then(fut: Future[T], fn: Callable[[T], U]) -> Future[U]:
     """A future of fn(result) — chains without blocking a thread."""
-    out: Future = Future()
+    out: Future[U] = Future()
 
-    def done(f: Future) -> None:
+    def done(f: Future[T]) -> None:
         try:
             out.set_result(fn(f.result()))
         except BaseException as exc:
@@ -49,7 +50,7 @@ class CircleInfo:
     hz: int | None
     hw_version: str
     model: str | None
-    fw_version: datetime
+    fw_version: dt.datetime  # `datetime` is a field name above
 
     @property
     def log_block(self) -> int | None:
@@ -106,15 +107,19 @@ class Circle:
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.mac})"
 
-    def _ask(self, msg: M.Request, priority: Priority | int) -> Future:
+    def _ask(self, msg: M.Request, priority: Priority | int) -> Future[M.Message]:
         return self.stick.submit(msg, priority)
 
-    def _wait(self, fut: Future) -> object:
+    def _ask_for(self, msg: M.Request, kind: type[R], priority: Priority | int) -> Future[R]:
+        """Ask, and check that the answer is the `kind` of message the request declares."""
+        return then(self._ask(msg, priority), lambda r: _expect(r, kind, self.mac))
+
+    def _wait(self, fut: Future[T]) -> T:
         return fut.result(self.stick.timeout * (self.stick.retries + 1) + 5)
 
     # --- info, calibration, power -------------------------------------------------------
 
-    def info_future(self, priority: Priority | int = Priority.NORMAL) -> Future:
+    def info_future(self, priority: Priority | int = Priority.NORMAL) -> Future[CircleInfo]:
         def conv(r: M.InfoResponse) -> CircleInfo:
             return CircleInfo(
                 self.mac,
@@ -128,14 +133,14 @@ class Circle:
                 r.fw_version,
             )
 
-        return then(self._ask(M.InfoRequest(mac=self.mac), priority), conv)
+        return then(self._ask_for(M.InfoRequest(mac=self.mac), M.InfoResponse, priority), conv)
 
     def info(self, priority: Priority | int = Priority.USER) -> CircleInfo:
-        return self._wait(self.info_future(priority))  # type: ignore[return-value]
+        return self._wait(self.info_future(priority))
 
-    def calibration_future(self, priority: Priority | int = Priority.NORMAL) -> Future:
+    def calibration_future(self, priority: Priority | int = Priority.NORMAL) -> Future[Calibration]:
         if self._calibration is not None:
-            f: Future = Future()
+            f: Future[Calibration] = Future()
             f.set_result(self._calibration)
             return f
 
@@ -143,12 +148,12 @@ class Circle:
             self._calibration = r.calibration
             return r.calibration
 
-        return then(self._ask(M.CalibrationRequest(mac=self.mac), priority), conv)
+        return then(self._ask_for(M.CalibrationRequest(mac=self.mac), M.CalibrationResponse, priority), conv)
 
     def calibration(self, priority: Priority | int = Priority.USER) -> Calibration:
-        return self._wait(self.calibration_future(priority))  # type: ignore[return-value]
+        return self._wait(self.calibration_future(priority))
 
-    def power_future(self, priority: Priority | int = Priority.NORMAL) -> Future:
+    def power_future(self, priority: Priority | int = Priority.NORMAL) -> Future[PowerReading]:
         cal = self._calibration
         if cal is None:
             raise RuntimeError("calibration not known yet; call calibration() first")
@@ -164,19 +169,19 @@ class Circle:
                 time=datetime.now(UTC),
             )
 
-        return then(self._ask(M.PowerRequest(mac=self.mac), priority), conv)
+        return then(self._ask_for(M.PowerRequest(mac=self.mac), M.PowerResponse, priority), conv)
 
     def power(self, priority: Priority | int = Priority.USER) -> PowerReading:
         self.calibration(priority)
-        return self._wait(self.power_future(priority))  # type: ignore[return-value]
+        return self._wait(self.power_future(priority))
 
     # --- relay, clock, settings -------------------------------------------------------------
 
-    def switch_future(self, on: bool, priority: Priority | int = Priority.USER) -> Future:
+    def switch_future(self, on: bool, priority: Priority | int = Priority.USER) -> Future[bool]:
         def conv(ack: M.Ack) -> bool:
             return ack.status == 0x00D8
 
-        return then(self._ask(M.SwitchRequest(mac=self.mac, relay=on), priority), conv)
+        return then(self._ask_for(M.SwitchRequest(mac=self.mac, relay=on), M.Ack, priority), conv)
 
     def switch(self, on: bool, priority: Priority | int = Priority.USER) -> bool:
         """Switch the relay; returns the state the circle confirmed."""
@@ -185,7 +190,7 @@ class Circle:
             raise NodeRefused(self.mac, 0x00E2, f"switching {'on' if on else 'off'}")
         return bool(state)
 
-    def clock_future(self, priority: Priority | int = Priority.NORMAL) -> Future:
+    def clock_future(self, priority: Priority | int = Priority.NORMAL) -> Future[ClockReading]:
         def conv(r: M.ClockResponse) -> ClockReading:
             host = datetime.now(UTC)
             # 003F has no date: take the host's date nearest to the circle's time of day
@@ -196,34 +201,22 @@ class Circle:
             ct = min(candidates, key=lambda c: abs((c - host).total_seconds()))
             return ClockReading(self.mac, ct, host, (ct - host).total_seconds(), r.schedule_crc)
 
-        return then(self._ask(M.ClockGetRequest(mac=self.mac), priority), conv)
+        return then(self._ask_for(M.ClockGetRequest(mac=self.mac), M.ClockResponse, priority), conv)
 
     def clock(self, priority: Priority | int = Priority.USER) -> ClockReading:
-        return self._wait(self.clock_future(priority))  # type: ignore[return-value]
+        return self._wait(self.clock_future(priority))
 
     def set_clock(self, when: datetime | None = None, priority: Priority | int = Priority.NORMAL) -> None:
         """Set the circle's clock to UTC; the log address is always FFFFFFFF (A §8)."""
         when = units.to_utc(when) if when else datetime.now(UTC)
         self._wait(self._ask(M.ClockSetRequest.at(self.mac, when), priority))
 
-    def set_log_interval(
-        self, consumption: int, production: int = 0, priority: Priority | int = Priority.NORMAL
-    ) -> None:
-        self._wait(
-            self._ask(
-                M.LogIntervalRequest(mac=self.mac, consumption=consumption, production=production), priority
-            )
-        )
-        self.log_interval = consumption or production
-
     def ping(self, priority: Priority | int = Priority.NORMAL) -> PingResult:
-        r = self._wait(self._ask(M.PingRequest(mac=self.mac), priority))
-        assert isinstance(r, M.PingResponse)
+        r = self._wait(self._ask_for(M.PingRequest(mac=self.mac), M.PingResponse, priority))
         return PingResult(self.mac, r.rssi_in, r.rssi_out, r.ping_ms)
 
     def features(self, priority: Priority | int = Priority.NORMAL) -> str:
-        r = self._wait(self._ask(M.FeaturesRequest(mac=self.mac), priority))
-        assert isinstance(r, M.FeaturesResponse)
+        r = self._wait(self._ask_for(M.FeaturesRequest(mac=self.mac), M.FeaturesResponse, priority))
         return r.features
 
     def reset(self, priority: Priority | int = Priority.USER) -> None:
@@ -231,8 +224,11 @@ class Circle:
 
     # --- log buffer ----------------------------------------------------------------------
 
-    def log_block_future(self, block: int, priority: Priority | int = Priority.BACKGROUND) -> Future:
-        return self._ask(M.LogBlockRequest(mac=self.mac, log_address=LogAddress.of(block)), priority)
+    def log_block_future(
+        self, block: int, priority: Priority | int = Priority.BACKGROUND
+    ) -> Future[M.LogBlockResponse]:
+        request = M.LogBlockRequest(mac=self.mac, log_address=LogAddress.of(block))
+        return self._ask_for(request, M.LogBlockResponse, priority)
 
     def log_block(self, block: int, priority: Priority | int = Priority.USER) -> list[LogRecord]:
         return self.log_range(block, block, priority)
@@ -251,18 +247,15 @@ class Circle:
         raw: list[tuple[int, int, M.LogBlockResponse]] = []
         for i, (b, fut) in enumerate(futures):
             resp = self._wait(fut)
-            assert isinstance(resp, M.LogBlockResponse)
             raw.append((b, i, resp))
             if progress:
                 progress(i + 1, len(futures))
         return self.records(cal, [(b, r.entries) for b, _, r in raw])
 
-    def records(
-        self, cal: Calibration, blocks: Sequence[tuple[int, Sequence[M.LogEntry]]]
-    ) -> list[LogRecord]:
+    def records(self, cal: Calibration, blocks: Sequence[tuple[int, Sequence[LogEntry]]]) -> list[LogRecord]:
         """Turn raw entries into records (PROTOCOL.md B §6): production entries share
         their consumption entry's timestamp; interval length from timestamp steps."""
-        flat: list[tuple[int, int, M.LogEntry]] = []
+        flat: list[tuple[int, int, LogEntry]] = []
         for b, entries in blocks:
             for s, e in enumerate(entries):
                 if e.written and e.valid:
@@ -298,13 +291,10 @@ class Circle:
         want = schedules.schedule_crc(values)
         if not force and self.clock(priority).schedule_crc == want:
             return False
-        with self.stick.schedule_lock:
-            futs = [self._ask(r, priority) for r in schedules.buffer_requests(values)]
-            for f in futs:
-                self._wait(f)
-            futs = [self._ask(r, priority) for r in schedules.commit_requests(self.mac)]
-            for f in futs:
-                self._wait(f)
+        # one batch: the link keeps other uploads off the stick's buffer until it ends
+        requests = [*schedules.buffer_requests(values), *schedules.commit_requests(self.mac)]
+        for fut in self.stick.submit_all(requests, priority):
+            self._wait(fut)
         got = self.clock(priority).schedule_crc
         if got != want:
             raise ProtocolViolation(
@@ -313,8 +303,7 @@ class Circle:
         return True
 
     def schedule_enable(self, on: bool, priority: Priority | int = Priority.USER) -> bool:
-        ack = self._wait(self._ask(M.ScheduleEnableRequest(mac=self.mac, enabled=on), priority))
-        assert isinstance(ack, M.Ack)
+        ack = self._wait(self._ask_for(M.ScheduleEnableRequest(mac=self.mac, enabled=on), M.Ack, priority))
         return ack.status == 0x00E4
 
     def schedule_value(self, value: int, priority: Priority | int = Priority.NORMAL) -> None:
@@ -326,29 +315,27 @@ class CirclePlus(Circle):
 
     def node_table(self, priority: Priority | int = Priority.NORMAL) -> list[tuple[int, str]]:
         """Occupied slots of the 64-slot table, pipelined."""
-        futs = [self._ask(M.NodeTableRequest(mac=self.mac, index=i), priority) for i in range(64)]
+        futs = [
+            self._ask_for(M.NodeTableRequest(mac=self.mac, index=i), M.NodeTableResponse, priority)
+            for i in range(64)
+        ]
         table = []
         for f in futs:
             r = self._wait(f)
-            assert isinstance(r, M.NodeTableResponse)
             if not r.empty:
                 table.append((r.index, r.node_mac))
         return table
 
     def remove_node(self, mac: str, priority: Priority | int = Priority.USER) -> bool:
-        r = self._wait(self._ask(M.RemoveNodeRequest(mac=self.mac, remove_mac=mac), priority))
-        assert isinstance(r, M.RemoveNodeResponse)
+        request = M.RemoveNodeRequest(mac=self.mac, remove_mac=mac)
+        r = self._wait(self._ask_for(request, M.RemoveNodeResponse, priority))
         return r.status == 1
 
     def accept_join(self, mac: str, accept: bool = True, priority: Priority | int = Priority.USER) -> None:
         self._wait(self._ask(M.JoinAcceptRequest(mac=mac, accept=accept), priority))
 
-    def enable_joining(self, on: bool, priority: Priority | int = Priority.USER) -> None:
-        self._wait(self._ask(M.JoiningEnableRequest(enable=on), priority))
-
     def rtc(self, priority: Priority | int = Priority.USER) -> datetime | None:
-        r = self._wait(self._ask(M.RtcGetRequest(mac=self.mac), priority))
-        assert isinstance(r, M.RtcResponse)
+        r = self._wait(self._ask_for(M.RtcGetRequest(mac=self.mac), M.RtcResponse, priority))
         return r.datetime
 
     def set_rtc(self, when: datetime | None = None, priority: Priority | int = Priority.NORMAL) -> None:
@@ -379,7 +366,8 @@ def poll_power(
     return out
 
 
-def wait_all(futures: Iterable[Future], timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    for f in futures:
-        f.result(max(0.0, deadline - time.monotonic()))
+def _expect(msg: M.Message, kind: type[R], mac: str) -> R:
+    """The answer as the message type its request declares; anything else is a violation."""
+    if not isinstance(msg, kind):
+        raise ProtocolViolation(f"circle {mac}: expected {kind.NAME or kind.__name__}, got {msg.NAME}")
+    return msg

@@ -38,3 +38,17 @@ class NodeRefused(PlugwiseError):
 
 class ProtocolViolation(PlugwiseError):
     """A reply that makes no sense for its request (e.g. a schedule CRC that does not match)."""
+
+
+class RemoteProtocolError(PlugwiseError):
+    """The stick keeps sending something that makes no sense (e.g. it reports a CRC error for
+    every resend of a request): the peer's garbage, never a reason to stop the logger."""
+
+
+class BatchAbandoned(PlugwiseError):
+    """A request given up because another request of its batch failed (a schedule upload)."""
+
+
+class LocalProtocolError(Exception):
+    """We misused the link (a bug in our code, not a device problem): not a PlugwiseError, so
+    it is never taken for a circle being offline."""
