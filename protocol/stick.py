@@ -69,6 +69,7 @@ class LinkStats:
     retries: int = 0
     crc_resends: int = 0
     refused: int = 0
+    cancelled: int = 0
     dropped: int = 0  # duplicates, replies nobody waits for, undecodable frames
     bad_frames: int = 0  # bad CRC or broken framing
     last_frame: float | None = None
@@ -159,6 +160,7 @@ class Stick:
             retries=c.retries,
             crc_resends=c.crc_resends,
             refused=c.refused,
+            cancelled=c.cancelled,
             dropped=c.dropped,
             bad_frames=self._link.bad_frames,
             last_frame=self._last_frame,

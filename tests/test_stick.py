@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from concurrent.futures import Future
 
@@ -10,7 +11,7 @@ import pytest
 from protocol import messages as M
 from protocol import schedules, virtual
 from protocol.circle import Circle, CirclePlus, poll_power
-from protocol.errors import LinkDown, NodeTimeout, NotAStick, PortError
+from protocol.errors import LinkDown, LocalProtocolError, NodeTimeout, NotAStick, PortError
 from protocol.stick import Priority, Stick
 
 MACS = [virtual.circle_mac(i) for i in range(1, 9)]
@@ -231,3 +232,86 @@ def test_port_error_messages_say_how_to_fix(text: str, needle: str) -> None:
 
     msg = _port_error_text("/dev/ttyUSB0", Exception(text))
     assert needle in msg and "\n" not in msg
+
+
+def _stick_threads() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name == "stick-loop"]
+
+
+@pytest.mark.parametrize("port", ["/dev/ttyUSB_missing", "loop://"])
+def test_failed_open_leaves_no_thread_behind(port: str) -> None:
+    before = set(threading.enumerate())
+    with pytest.raises((PortError, NotAStick)):
+        Stick(port, timeout=0.3, retries=0, ack_timeout=0.2).open(init_timeout=0.3)
+    assert set(threading.enumerate()) - before == set()
+
+
+def test_close_is_quick_and_fails_what_is_pending() -> None:
+    s = Stick(fresh("sim://?circles=8&seed=7&latency=300"), timeout=5.0, window=2)
+    s.open()
+    futs = [s.submit(M.InfoRequest(mac=m)) for m in MACS * 3]
+    deadline = time.monotonic() + 5
+    while s.stats.frames_out < 3 and time.monotonic() < deadline:  # some in flight, most queued
+        time.sleep(0.005)
+    t0 = time.monotonic()
+    s.close()
+    assert time.monotonic() - t0 < 1.0
+    assert _stick_threads() == []
+    assert all(f.done() for f in futs)
+    assert all(isinstance(f.exception(), LinkDown) for f in futs[2:])
+    with pytest.raises(LinkDown):
+        s.submit(M.PingRequest(mac=MACS[0])).result(1)
+
+
+def test_cancelled_request_frees_its_window_slot() -> None:
+    # window 1: a request to a missing circle would hold the only slot until its 00E1 (3 s)
+    s = Stick(fresh("sim://?circles=2&seed=8&latency=0"), timeout=30.0, window=1, retries=0)
+    s.open()
+    try:
+        lost = s.submit(M.InfoRequest(mac="000D6F00000000AA"))
+        deadline = time.monotonic() + 5
+        while s.stats.frames_in < 3 and time.monotonic() < deadline:  # 000A ack+reply, its ack
+            time.sleep(0.005)
+        s.cancel(lost)
+        t0 = time.monotonic()
+        assert isinstance(s.call(M.InfoRequest(mac=MACS[0])), M.InfoResponse)
+        assert time.monotonic() - t0 < 1.5
+        assert lost.cancelled() and s.stats.cancelled == 1
+    finally:
+        s.close()
+
+
+def test_lone_schedule_request_is_refused_at_once(stick: Stick) -> None:
+    with pytest.raises(LocalProtocolError, match="submit_all"):
+        stick.submit(schedules.buffer_requests([schedules.ON] * 672)[0])
+
+
+def test_concurrent_schedule_uploads_do_not_mix_buffers(stick: Stick) -> None:
+    # a user-priority upload starts while a background one is half-way through the buffer:
+    # it must wait, not jump the queue and overwrite the stick's one buffer
+    net = virtual.network_for(stick.port)
+    plans = {
+        MACS[0]: ([schedules.ON] * 672, Priority.BACKGROUND),
+        MACS[1]: ([schedules.OFF] * 336 + [schedules.ON] * 336, Priority.USER),
+    }
+    errors: list[BaseException] = []
+
+    def upload(mac: str) -> None:
+        values, priority = plans[mac]
+        try:
+            Circle(stick, mac).upload_schedule(values, force=True, priority=priority)
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=upload, args=(m,)) for m in plans]
+    start = stick.stats.frames_out
+    threads[0].start()
+    deadline = time.monotonic() + 10
+    while stick.stats.frames_out < start + 20 and time.monotonic() < deadline:
+        time.sleep(0.002)
+    threads[1].start()
+    for t in threads:
+        t.join(60)
+    assert errors == []
+    for mac, (values, _) in plans.items():
+        assert net.circles[mac].schedule_crc == schedules.schedule_crc(values)
