@@ -11,6 +11,7 @@ long forms of `0000` and `0011`.
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, ClassVar, TypeVar
@@ -346,7 +347,7 @@ class ClockSetRequest(Request):
         return f"{self.log_address.raw:08X}"
 
     @classmethod
-    def at(cls, mac: str, when: datetime) -> ClockSetRequest:
+    def at(cls, mac: str, when: dt.datetime) -> ClockSetRequest:
         when = units.to_utc(when)
         return cls(
             mac=mac,
@@ -437,7 +438,7 @@ class InfoResponse(Response):
     relay: bool = f(Bool())
     hz: int = f(HzCode())
     hw_version: str = f(Hex(12))
-    fw_version: datetime = f(UnixDate())
+    fw_version: dt.datetime = f(UnixDate())
     node_type: int = f(NodeType())
 
     @property
@@ -496,7 +497,7 @@ class _RtcFields(Message):
             return None
 
     @classmethod
-    def at(cls, mac: str, when: datetime) -> Any:
+    def at(cls, mac: str, when: dt.datetime) -> Any:
         when = units.to_utc(when)
         return cls(
             mac=mac,
