@@ -392,7 +392,8 @@ def test_unsolicited_message_while_a_request_waits() -> None:
 
 def test_stray_ping_reply_is_unsolicited_but_a_pending_ping_gets_it() -> None:
     link = Link()
-    stray = reply(M.PingResponse(seq=0x0500, mac=CIRCLES[2], rssi_in=0x40, rssi_out=0x41, ping_ms=20))
+    # 000E SEQ MAC rssi_in(2) rssi_out(2) ping_ms(4) (PROTOCOL.md B §3.2)
+    stray = encode_frame("000E" + "0500" + CIRCLES[2] + "C5" + "C4" + "0014")
     link.receive_data(stray)
     assert [type(e) for e in outcomes(link)] == [Unsolicited]
     h = link.submit(M.PingRequest(mac=CIRCLES[2]))
