@@ -12,13 +12,13 @@ from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import TypeVar
+from typing import Protocol, TypeVar, runtime_checkable
 
 from . import messages as M
 from . import schedules, units
-from .errors import NodeRefused, PlugwiseError, ProtocolViolation
+from .errors import LocalProtocolError, NodeRefused, PlugwiseError, ProtocolViolation
 from .fields import LogAddress, LogEntry
-from .stick import Priority, Stick
+from .link import Priority
 from .units import Calibration
 
 T = TypeVar("T")
@@ -97,8 +97,29 @@ class PingResult:
     ping_ms: int
 
 
+class Requester(Protocol):
+    """What the Circle API needs of a stick: `protocol.stick.Stick`, or a client of the
+    stick a running logger owns (`timeout`/`retries` size how long a call waits)."""
+
+    timeout: float
+    retries: int
+
+    def submit(
+        self, msg: M.Request, priority: Priority | int = ..., timeout: float | None = ...
+    ) -> Future[M.Message]: ...
+
+
+@runtime_checkable
+class BatchRequester(Requester, Protocol):
+    """A stick that takes ordered batches too (schedule uploads need one)."""
+
+    def submit_all(
+        self, msgs: Iterable[M.Request], priority: Priority | int = ..., timeout: float | None = ...
+    ) -> list[Future[M.Message]]: ...
+
+
 class Circle:
-    def __init__(self, stick: Stick, mac: str, log_interval: int = 60) -> None:
+    def __init__(self, stick: Requester, mac: str, log_interval: int = 60) -> None:
         self.stick = stick
         self.mac = mac.upper()
         self.log_interval = log_interval
@@ -291,6 +312,8 @@ class Circle:
         want = schedules.schedule_crc(values)
         if not force and self.clock(priority).schedule_crc == want:
             return False
+        if not isinstance(self.stick, BatchRequester):
+            raise LocalProtocolError(f"{type(self.stick).__name__} cannot upload schedules (no submit_all)")
         # one batch: the link keeps other uploads off the stick's buffer until it ends
         requests = [*schedules.buffer_requests(values), *schedules.commit_requests(self.mac)]
         for fut in self.stick.submit_all(requests, priority):
