@@ -46,8 +46,10 @@ __all__ = ["LinkStats", "Priority", "Stick", "StickInfo"]
 
 log = logging.getLogger("pwtui.stick")
 
-#: How long one read waits for bytes; a new request wakes a real serial port at once.
-READ_TIMEOUT = 0.05
+#: How long one read waits for bytes where a new request can cut the wait short
+#: (`cancel_read`: serial ports, loop://), and where it cannot (socket://, sim://).
+READ_TIMEOUT = 0.1
+POLL_TIMEOUT = 0.02
 #: How long `close()` waits for the loop thread.
 CLOSE_WAIT = 0.8
 
@@ -215,6 +217,8 @@ class Stick:
             kwargs["exclusive"] = True
         try:
             ser: serial.SerialBase = serial.serial_for_url(self.port, **kwargs)
+            if not hasattr(ser, "cancel_read"):
+                ser.timeout = POLL_TIMEOUT  # nothing wakes its reads: look more often
         except (serial.SerialException, OSError, ValueError) as exc:
             raise PortError(_port_error_text(self.port, exc)) from None
         return ser

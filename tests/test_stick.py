@@ -315,3 +315,22 @@ def test_concurrent_schedule_uploads_do_not_mix_buffers(stick: Stick) -> None:
     assert errors == []
     for mac, (values, _) in plans.items():
         assert net.circles[mac].schedule_crc == schedules.schedule_crc(values)
+
+
+def test_idle_serial_port_is_woken_for_a_new_request(monkeypatch: pytest.MonkeyPatch) -> None:
+    # a real serial port (here a pty) waits in read(); a request must not wait that read out
+    import protocol.stick as stick_module
+    from protocol.virtual.transports import PtyBridge
+
+    monkeypatch.setattr(stick_module, "READ_TIMEOUT", 5.0)
+    bridge = PtyBridge(virtual.VirtualNetwork(circles=2, latency_ms=0))
+    s = Stick(bridge.path, timeout=2.0)
+    try:
+        s.open()
+        t0 = time.monotonic()
+        for _ in range(4):  # each call finds the loop back in a 5-s read
+            assert isinstance(s.call(M.InfoRequest(mac=MACS[0])), M.InfoResponse)
+        assert time.monotonic() - t0 < 2.0
+    finally:
+        s.close()
+        bridge.close()
