@@ -20,7 +20,6 @@ events `next_event` returns.  That makes every rule below testable by feeding fr
 
 from __future__ import annotations
 
-import enum
 import heapq
 import itertools
 from collections import deque
@@ -38,6 +37,36 @@ from .errors import (
 )
 from .fields import FieldError
 from .frames import FrameDecoder, crc16, encode_frame
+from .link_events import (
+    Acked,
+    Dropped,
+    Event,
+    Failed,
+    FrameReceived,
+    FrameSent,
+    Handle,
+    LinkCounters,
+    Priority,
+    Reply,
+    Unsolicited,
+)
+
+__all__ = [
+    "Acked",
+    "Dropped",
+    "Event",
+    "Failed",
+    "FrameReceived",
+    "FrameSent",
+    "Handle",
+    "Link",
+    "LinkCounters",
+    "Priority",
+    "Reply",
+    "Unsolicited",
+    "check_request",
+    "ends_at_stick_ack",
+]
 
 #: Messages that arrive without a request: advertisements, joins, SED traffic, stray pings.
 UNSOLICITED = frozenset({"0006", "0061", "004F", "0056", "0105", "000E"})
@@ -45,95 +74,6 @@ UNSOLICITED = frozenset({"0006", "0061", "004F", "0056", "0105", "000E"})
 RESERVED_SEQ = frozenset({0xFFFD, 0xFFFE, 0xFFFF})
 #: Requests that use the stick's single schedule buffer.
 SCHEDULE_REQUESTS = (M.ScheduleBufferRequest, M.ScheduleCommitRequest)
-
-
-class Priority(enum.IntEnum):
-    USER = 0  # a key press: goes ahead of everything queued
-    NORMAL = 1
-    BACKGROUND = 2  # history catch-up and other bulk reads
-
-
-@dataclass(frozen=True)
-class Handle:
-    """What `submit` gives back; events name their request by it."""
-
-    number: int
-    request: M.Request = field(compare=False)
-
-
-# --- events ---------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Reply:
-    """The request ended well: `message` is the node's reply or its confirming ack."""
-
-    handle: Handle
-    message: M.Message
-
-
-@dataclass(frozen=True)
-class Failed:
-    """The request ended badly; `error` says why (a `PlugwiseError`, one line)."""
-
-    handle: Handle
-    error: PlugwiseError
-
-
-@dataclass(frozen=True)
-class Acked:
-    """The stick took the request and numbered it `seq`; the node's answer is still due."""
-
-    handle: Handle
-    seq: int
-
-
-@dataclass(frozen=True)
-class Unsolicited:
-    """A message no request asked for (advertisement, join, stray ping reply …)."""
-
-    message: M.Message
-
-
-@dataclass(frozen=True)
-class Dropped:
-    """A frame with a good CRC that nobody waits for or that does not decode."""
-
-    body: str
-    reason: str
-
-
-@dataclass(frozen=True)
-class FrameSent:
-    """A frame went out (body with CRC): what the communication log records."""
-
-    body: str
-
-
-@dataclass(frozen=True)
-class FrameReceived:
-    """A frame with a good CRC came in (body with CRC)."""
-
-    body: str
-
-
-Event = Reply | Failed | Acked | Unsolicited | Dropped | FrameSent | FrameReceived
-
-
-@dataclass
-class LinkCounters:
-    """What the link has seen since it was made; the shell shows them as link stats."""
-
-    frames_in: int = 0
-    frames_out: int = 0
-    retries: int = 0  # resends after 00E1 or a missing answer
-    timeouts: int = 0  # requests that failed for want of an answer
-    crc_resends: int = 0  # resends after the stick reported 00C2
-    refused: int = 0
-    cancelled: int = 0
-    dropped: int = 0  # duplicates, answers nobody waits for, undecodable frames
-    unsolicited: int = 0
-    last_frame_at: float | None = None  # link time (`tick`) of the last frame received
 
 
 # --- bookkeeping ----------------------------------------------------------------------
@@ -189,7 +129,15 @@ def check_request(request: object, *, in_batch: bool = False) -> M.Request:
         raise LocalProtocolError(
             f"{request.NAME}: schedule requests go in one submit_all batch (the stick has one buffer)"
         )
+    _body(request)
     return request
+
+
+def _body(request: M.Request) -> str:
+    try:
+        return M.encode(request)
+    except FieldError as exc:
+        raise LocalProtocolError(f"cannot encode {request.NAME}: {exc}") from None
 
 
 class Link:
@@ -330,10 +278,7 @@ class Link:
     # --- sending -----------------------------------------------------------------------
 
     def _add(self, request: M.Request, priority: int, timeout: float | None, batch: _Batch | None) -> Handle:
-        try:
-            body = M.encode(request)
-        except FieldError as exc:
-            raise LocalProtocolError(f"cannot encode {request.NAME}: {exc}") from None
+        body = _body(request)
         handle = Handle(next(self._numbers), request)
         t = self.timeout if timeout is None else timeout
         if t <= 0:

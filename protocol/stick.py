@@ -13,20 +13,19 @@ from __future__ import annotations
 
 import logging
 import queue
-import re
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future, InvalidStateError
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import IO
 
 import serial
 
 from . import messages as M
 from .commlog import IN, OUT, format_line
-from .errors import LinkDown, NodeTimeout, NotAStick, PlugwiseError, PortError
+from .errors import LinkDown, LocalProtocolError, NodeTimeout, NotAStick, PlugwiseError, PortError
 from .link import (
     Acked,
     Dropped,
@@ -41,15 +40,12 @@ from .link import (
     Unsolicited,
     check_request,
 )
+from .port import open_port, wake
 
 __all__ = ["LinkStats", "Priority", "Stick", "StickInfo"]
 
 log = logging.getLogger("pwtui.stick")
 
-#: How long one read waits for bytes where a new request can cut the wait short
-#: (`cancel_read`: serial ports, loop://), and where it cannot (socket://, sim://).
-READ_TIMEOUT = 0.1
-POLL_TIMEOUT = 0.02
 #: How long `close()` waits for the loop thread.
 CLOSE_WAIT = 0.8
 
@@ -176,7 +172,7 @@ class Stick:
         When it raises, no thread is left running and the port is closed."""
         if self._thread is not None and self._thread.is_alive():
             raise PortError(f"{self.port}: already open")
-        ser = self._open_port()
+        ser = open_port(self.port)
         try:
             if self._comm_log_path:
                 self._comm_log = open(  # noqa: SIM115 - open for the life of the stick, closed by the loop
@@ -199,29 +195,6 @@ class Stick:
             raise
         self._notify_link(True)
         return self.info
-
-    def _open_port(self) -> serial.SerialBase:
-        if self.port.startswith("sim:"):
-            from . import virtual
-
-            virtual.register()
-        kwargs: dict[str, Any] = {
-            "baudrate": 115200,
-            "bytesize": 8,
-            "parity": "N",
-            "stopbits": 1,
-            "timeout": READ_TIMEOUT,
-            "write_timeout": 2.0,
-        }
-        if not self.port.startswith(("socket:", "rfc2217:", "loop:")):
-            kwargs["exclusive"] = True
-        try:
-            ser: serial.SerialBase = serial.serial_for_url(self.port, **kwargs)
-            if not hasattr(ser, "cancel_read"):
-                ser.timeout = POLL_TIMEOUT  # nothing wakes its reads: look more often
-        except (serial.SerialException, OSError, ValueError) as exc:
-            raise PortError(_port_error_text(self.port, exc)) from None
-        return ser
 
     def _init(self, timeout: float) -> StickInfo:
         last: Exception | None = None
@@ -321,13 +294,7 @@ class Stick:
 
     def _wake(self) -> None:
         """Cut a waiting read short so a new request goes out at once (where the port can)."""
-        ser = self._serial
-        cancel_read = getattr(ser, "cancel_read", None)
-        if cancel_read is not None:
-            try:
-                cancel_read()
-            except (OSError, serial.SerialException, ValueError, TypeError):
-                pass
+        wake(self._serial)
 
     # --- the loop thread -------------------------------------------------------------------
 
@@ -339,24 +306,11 @@ class Stick:
                     if not self._reopen():
                         return
                     continue
-                self._take_commands()
-                self._link.tick(time.monotonic())
-                data = self._link.data_to_send()
-                if data and not self._write(ser, data):
-                    continue
-                self._deliver()
                 try:
-                    got = ser.read(ser.in_waiting or 1)
-                except (serial.SerialException, OSError, TypeError, AttributeError) as exc:
-                    if not self._stop.is_set():
-                        self._link_lost(exc)
-                    continue
-                if got:
-                    self._link.receive_data(got)
-                self._link.tick(time.monotonic())
-                self._deliver()
-        except Exception:
-            log.exception("%s: the stick loop failed", self.port)
+                    self._turn(ser)
+                except Exception as exc:  # a bug of ours: start afresh rather than stop logging
+                    log.exception("%s: the stick loop failed; reopening the port", self.port)
+                    self._link_lost(exc)
         finally:
             self._link_up = False
             self._link.abort(LinkDown("stick closed"))
@@ -364,6 +318,25 @@ class Stick:
             self._close_port()
             self._close_comm_log()
             self._fail_commands(LinkDown("stick closed"))
+
+    def _turn(self, ser: serial.SerialBase) -> None:
+        """One turn of the loop: commands in, time, write, read, events out."""
+        self._take_commands()
+        self._link.tick(time.monotonic())
+        data = self._link.data_to_send()
+        if data and not self._write(ser, data):
+            return
+        self._deliver()
+        try:
+            got = ser.read(ser.in_waiting or 1)
+        except (serial.SerialException, OSError, TypeError, AttributeError) as exc:
+            if not self._stop.is_set():
+                self._link_lost(exc)
+            return
+        if got:
+            self._link.receive_data(got)
+        self._link.tick(time.monotonic())
+        self._deliver()
 
     def _take_commands(self) -> None:
         while True:
@@ -380,10 +353,15 @@ class Stick:
             live = [(f, r) for f, r in zip(cmd.futures, cmd.requests, strict=True) if not f.done()]
             if not live:
                 continue
-            if cmd.batch:
-                handles = self._link.submit_all([r for _, r in live], cmd.priority, timeout=cmd.timeout)
-            else:
-                handles = [self._link.submit(live[0][1], cmd.priority, timeout=cmd.timeout)]
+            try:
+                if cmd.batch:
+                    handles = self._link.submit_all([r for _, r in live], cmd.priority, timeout=cmd.timeout)
+                else:
+                    handles = [self._link.submit(live[0][1], cmd.priority, timeout=cmd.timeout)]
+            except LocalProtocolError as exc:  # e.g. a timeout ≤ 0: the caller's mistake
+                for fut, _ in live:
+                    _settle(fut, exc)
+                continue
             for (fut, _), handle in zip(live, handles, strict=True):
                 self._futures[handle] = fut
                 self._handles[fut] = handle
@@ -411,13 +389,7 @@ class Stick:
             if fut is None:
                 return
             self._handles.pop(fut, None)
-            try:
-                if isinstance(ev, Reply):
-                    fut.set_result(ev.message)
-                else:
-                    fut.set_exception(ev.error)
-            except InvalidStateError:
-                pass  # the caller cancelled it meanwhile
+            _settle(fut, ev.message if isinstance(ev, Reply) else ev.error)
         elif isinstance(ev, Unsolicited):
             if self.on_unsolicited is not None:
                 try:
@@ -450,11 +422,14 @@ class Stick:
                 self._stop.wait(0.2)
                 continue
             try:
-                ser = self._open_port()
+                ser = open_port(self.port)
             except PortError:
                 self._stop.wait(delay)
                 delay = min(delay * 2, 10.0)
                 continue
+            if self._stop.is_set():  # closed while the port was opening
+                ser.close()
+                return False
             self._serial = ser
             self._link_up = True
             log.info("%s: link restored", self.port)
@@ -474,10 +449,7 @@ class Stick:
     @staticmethod
     def _fail(futures: Sequence[Future[M.Message]], exc: PlugwiseError) -> None:
         for fut in futures:
-            try:
-                fut.set_exception(exc)
-            except InvalidStateError:
-                pass
+            _settle(fut, exc)
 
     def _close_port(self) -> None:
         ser, self._serial = self._serial, None
@@ -507,20 +479,12 @@ class Stick:
                 pass
 
 
-def _port_error_text(port: str, exc: BaseException) -> str:
-    """One line saying what is wrong with the port and how to fix it."""
-    text = str(exc)
-    low = text.lower()
-    errnos = {int(n) for n in re.findall(r"errno (\d+)", low)}
-    if "permission denied" in low or 13 in errnos:
-        return (
-            f"{port}: permission denied. Add yourself to the group that owns the device "
-            f"(usually: sudo adduser $USER dialout, then log in again)"
-        )
-    if "busy" in low or errnos & {11, 16} or "resource temporarily unavailable" in low:
-        return f"{port}: the port is busy: another program (another pwtui?) has it open"
-    if "connection refused" in low or 111 in errnos:
-        return f"{port}: connection refused: is ser2net (or pwtui simulate --tcp) running there?"
-    if "no such file" in low or 2 in errnos:
-        return f"{port}: no such port. Is the stick plugged in? (ls /dev/ttyUSB*; or use sim:// to try the simulator)"
-    return f"{port}: cannot open: {text}"
+def _settle(fut: Future[M.Message], outcome: M.Message | BaseException) -> None:
+    """Resolve a future unless its caller cancelled it meanwhile."""
+    try:
+        if isinstance(outcome, BaseException):
+            fut.set_exception(outcome)
+        else:
+            fut.set_result(outcome)
+    except InvalidStateError:
+        pass
