@@ -174,6 +174,7 @@ class Link:
         self._ack_deadline = 0.0
         self._pending: dict[int, _Entry] = {}  # seq → request, earlier attempts included
         self._awaiting: set[_Entry] = set()  # acked, the node's answer due
+        self._recent: deque[int] = deque(maxlen=32)  # seqs the stick gave lately (B §9.6)
         self._schedule_owner: _Batch | None = None
         self._events: deque[Event] = deque()
 
@@ -254,6 +255,7 @@ class Link:
         entry = self._in_flight
         if entry is not None and now >= self._ack_deadline:
             self._in_flight = None
+            self._recent.clear()  # the stick may have restarted its numbering
             if not entry.done:
                 self._retry_or_fail(entry, NodeTimeout(entry.mac, f"{entry.name}, no ack from the stick"))
         for entry in [e for e in self._awaiting if now >= e.deadline]:
@@ -271,6 +273,7 @@ class Link:
         self._queue.clear()
         self._pending.clear()
         self._awaiting.clear()
+        self._recent.clear()
         self._in_flight = None
         self._schedule_owner = None
         self._decoder = FrameDecoder(stats=self._decoder.stats)
@@ -348,6 +351,7 @@ class Link:
             and entry is not None
             and msg.seq is not None
             and msg.seq not in self._pending
+            and msg.seq not in self._recent  # a duplicate of an earlier ack
         ):
             return False
         self._in_flight = None
@@ -356,6 +360,7 @@ class Link:
         if msg.status == M.CRC_ERROR:
             self._crc_error(entry)
             return True
+        self._recent.append(msg.seq)
         self._events.append(Acked(entry.handle, msg.seq))
         if ends_at_stick_ack(entry.handle.request):
             self._end(entry, Reply(entry.handle, msg))

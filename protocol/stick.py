@@ -19,13 +19,21 @@ from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future, InvalidStateError
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 import serial
 
 from . import messages as M
 from .commlog import IN, OUT, format_line
-from .errors import LinkDown, LocalProtocolError, NodeTimeout, NotAStick, PlugwiseError, PortError
+from .errors import (
+    LinkDown,
+    LocalProtocolError,
+    NodeTimeout,
+    NotAStick,
+    PlugwiseError,
+    PortError,
+    port_error_text,
+)
 from .link import (
     Acked,
     Dropped,
@@ -40,7 +48,6 @@ from .link import (
     Unsolicited,
     check_request,
 )
-from .port import open_port, wake
 
 __all__ = ["LinkStats", "Priority", "Stick", "StickInfo"]
 
@@ -48,6 +55,10 @@ log = logging.getLogger("pwtui.stick")
 
 #: How long `close()` waits for the loop thread.
 CLOSE_WAIT = 0.8
+#: How long one read waits for bytes where a new request can cut the wait short
+#: (`cancel_read`: serial ports, loop://), and where it cannot (socket://, sim://).
+READ_TIMEOUT = 0.1
+POLL_TIMEOUT = 0.02
 
 
 @dataclass(frozen=True)
@@ -172,7 +183,7 @@ class Stick:
         When it raises, no thread is left running and the port is closed."""
         if self._thread is not None and self._thread.is_alive():
             raise PortError(f"{self.port}: already open")
-        ser = open_port(self.port)
+        ser = _open_port(self.port)
         try:
             if self._comm_log_path:
                 self._comm_log = open(  # noqa: SIM115 - open for the life of the stick, closed by the loop
@@ -294,7 +305,7 @@ class Stick:
 
     def _wake(self) -> None:
         """Cut a waiting read short so a new request goes out at once (where the port can)."""
-        wake(self._serial)
+        _wake_read(self._serial)
 
     # --- the loop thread -------------------------------------------------------------------
 
@@ -422,7 +433,7 @@ class Stick:
                 self._stop.wait(0.2)
                 continue
             try:
-                ser = open_port(self.port)
+                ser = _open_port(self.port)
             except PortError:
                 self._stop.wait(delay)
                 delay = min(delay * 2, 10.0)
@@ -488,3 +499,38 @@ def _settle(fut: Future[M.Message], outcome: M.Message | BaseException) -> None:
             fut.set_result(outcome)
     except InvalidStateError:
         pass
+
+
+def _open_port(url: str) -> serial.SerialBase:
+    """A serial port, `socket://` (ser2net), `loop://` or `sim://`; raises PortError."""
+    if url.startswith("sim:"):
+        from . import virtual
+
+        virtual.register()
+    kwargs: dict[str, Any] = {
+        "baudrate": 115200,
+        "bytesize": 8,
+        "parity": "N",
+        "stopbits": 1,
+        "timeout": READ_TIMEOUT,
+        "write_timeout": 2.0,
+    }
+    if not url.startswith(("socket:", "rfc2217:", "loop:")):
+        kwargs["exclusive"] = True
+    try:
+        ser: serial.SerialBase = serial.serial_for_url(url, **kwargs)
+        if not hasattr(ser, "cancel_read"):
+            ser.timeout = POLL_TIMEOUT  # nothing wakes its reads: look more often
+    except (serial.SerialException, OSError, ValueError) as exc:
+        raise PortError(port_error_text(url, exc)) from None
+    return ser
+
+
+def _wake_read(ser: serial.SerialBase | None) -> None:
+    """Cut a read that waits on `ser` short, where the port can (`cancel_read`)."""
+    cancel_read = getattr(ser, "cancel_read", None)
+    if cancel_read is not None:
+        try:
+            cancel_read()
+        except (OSError, serial.SerialException, ValueError, TypeError):
+            pass

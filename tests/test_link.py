@@ -178,6 +178,36 @@ def test_duplicate_reply_is_dropped_once_the_request_ended() -> None:
     assert link.counters.dropped == 1
 
 
+def test_duplicate_stick_ack_is_not_taken_for_the_next_request() -> None:
+    # B §9.6: a late duplicate of request 1's 00C1 arrives while request 2 is in flight
+    link = Link()
+    first = link.submit(M.PowerRequest(mac=CIRCLES[0]))
+    second = link.submit(M.PowerRequest(mac=CIRCLES[1]))
+    link.data_to_send()
+    link.receive_data(ack(0x0030) + power_reply(CIRCLES[0], 0x0030))
+    link.data_to_send()
+    link.receive_data(ack(0x0030))  # the duplicate
+    assert link.waiting_replies == 0, "the duplicate did not number request 2"
+    link.receive_data(ack(0x0031) + power_reply(CIRCLES[1], 0x0031))
+    got = [(e.handle, type(e)) for e in outcomes(link) if not isinstance(e, Dropped)]
+    assert got == [(first, Reply), (second, Reply)]
+
+
+def test_after_a_missing_ack_old_numbers_are_accepted_again() -> None:
+    # a stick that restarted counts from where it likes: one ack timeout forgets the old seqs
+    link = Link(ack_timeout=1.0)
+    link.submit(M.PowerRequest(mac=CIRCLES[0]))
+    h = link.submit(M.PowerRequest(mac=CIRCLES[1]))
+    link.data_to_send()
+    link.receive_data(ack(0x0001) + power_reply(CIRCLES[0], 0x0001))
+    link.data_to_send()
+    link.receive_data(ack(0x0001))  # taken for a duplicate …
+    link.tick(1.0)  # … until the ack times out
+    link.data_to_send()
+    link.receive_data(ack(0x0001) + power_reply(CIRCLES[1], 0x0001))
+    assert [e.handle for e in outcomes(link) if isinstance(e, Reply)][-1] == h
+
+
 # --- node acks --------------------------------------------------------------------------------
 
 

@@ -228,7 +228,7 @@ def test_something_that_is_not_a_stick(tmp_path) -> None:
     ],
 )
 def test_port_error_messages_say_how_to_fix(text: str, needle: str) -> None:
-    from protocol.port import port_error_text
+    from protocol.errors import port_error_text
 
     msg = port_error_text("/dev/ttyUSB0", Exception(text))
     assert needle in msg and "\n" not in msg
@@ -319,10 +319,10 @@ def test_concurrent_schedule_uploads_do_not_mix_buffers(stick: Stick) -> None:
 
 def test_idle_serial_port_is_woken_for_a_new_request(monkeypatch: pytest.MonkeyPatch) -> None:
     # a real serial port (here a pty) waits in read(); a request must not wait that read out
-    import protocol.port
+    import protocol.stick
     from protocol.virtual.transports import PtyBridge
 
-    monkeypatch.setattr(protocol.port, "READ_TIMEOUT", 5.0)
+    monkeypatch.setattr(protocol.stick, "READ_TIMEOUT", 5.0)
     bridge = PtyBridge(virtual.VirtualNetwork(circles=2, latency_ms=0))
     s = Stick(bridge.path, timeout=2.0)
     try:
