@@ -258,7 +258,7 @@ class Link:
             self._recent.clear()  # the stick may have restarted its numbering
             if not entry.done:
                 self._retry_or_fail(entry, NodeTimeout(entry.mac, f"{entry.name}, no ack from the stick"))
-        for entry in [e for e in self._awaiting if now >= e.deadline]:
+        for entry in sorted((e for e in self._awaiting if now >= e.deadline), key=lambda e: e.order):
             self._retry_or_fail(entry, NodeTimeout(entry.mac, f"{entry.name}, no reply"))
 
     def abort(self, error: PlugwiseError) -> None:
