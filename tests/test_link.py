@@ -643,3 +643,87 @@ def test_every_request_declares_how_it_ends() -> None:
             assert cls.REPLY in M.CATALOGUE and M.CATALOGUE[cls.REPLY].RESPONSE
         if cls not in expected_reply and cls not in expected_acks:
             assert ends_at_stick_ack(cls.__new__(cls)), cls.NAME
+
+
+# --- whatever the line does ------------------------------------------------------------------------
+
+ACTIONS = st.lists(
+    st.tuples(
+        st.sampled_from(["submit", "ack", "crc", "reply", "wrong_mac", "e1", "dup", "tick", "cancel"]),
+        st.integers(min_value=0, max_value=7),
+    ),
+    max_size=60,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(ACTIONS)
+def test_every_request_ends_once_and_only_with_its_own_reply(actions: list[tuple[str, int]]) -> None:
+    link = Link(window=3, retries=1, timeout=5.0, ack_timeout=1.0, crc_resends=2)
+    now = 0.0
+    seq = 0x0100
+    sent: list[int] = []  # seqs the "stick" gave, in order
+    macs: dict[int, str] = {}  # seq → MAC of the request it numbered
+    in_flight: M.PowerRequest | None = None
+    handles: list[Handle] = []
+    ended: list[Event] = []
+    cancelled: set[Handle] = set()
+
+    sent_at = 0.0
+
+    def pump() -> None:
+        nonlocal in_flight, sent_at
+        if in_flight is None and (data := link.data_to_send()):
+            msg = M.decode(data[4:-6].decode())
+            assert isinstance(msg, M.PowerRequest)
+            in_flight, sent_at = msg, now
+        ended.extend(e for e in events(link) if isinstance(e, Reply | Failed))
+        assert link.waiting_replies <= link.window
+
+    for kind, n in actions:
+        if kind == "submit":
+            handles.append(link.submit(M.PowerRequest(mac=CIRCLES[n])))
+        elif kind in ("ack", "crc") and in_flight is not None:
+            if kind == "ack":
+                seq += 1
+                sent.append(seq)
+                macs[seq] = in_flight.mac
+                link.receive_data(ack(seq))
+            else:
+                link.receive_data(ack(seq, M.CRC_ERROR))
+            in_flight = None
+        elif kind in ("reply", "wrong_mac", "e1", "dup") and sent:
+            s = sent[n % len(sent)]
+            if kind == "reply":
+                link.receive_data(power_reply(macs[s], s))
+            elif kind == "wrong_mac":
+                other = CIRCLES[(CIRCLES.index(macs[s]) + 1) % len(CIRCLES)]
+                link.receive_data(power_reply(other, s))
+            elif kind == "e1":
+                link.receive_data(ack(s, M.TIMEOUT))
+            else:
+                link.receive_data(ack(s))  # a duplicate stick ack
+        elif kind == "tick":
+            now += n * 0.5
+            link.tick(now)
+            if now >= sent_at + 1.0:
+                in_flight = None  # its ack timed out: the link will send again
+        elif kind == "cancel" and handles:
+            h = handles[n % len(handles)]
+            if link.cancel(h):
+                cancelled.add(h)
+        pump()
+    # the line goes silent: everything still open ends by timeouts
+    for _ in range(40):
+        now += 1.0
+        link.tick(now)
+        in_flight = None  # nothing will ack what was sent
+        pump()
+    assert link.outstanding == 0
+    ends = [e.handle for e in ended]
+    assert len(ends) == len(set(ends)), "a request ended twice"
+    assert set(ends) | cancelled == set(handles) and not set(ends) & cancelled
+    for e in ended:
+        if isinstance(e, Reply):
+            assert isinstance(e.message, M.PowerResponse)
+            assert e.message.mac == e.handle.request.mac  # type: ignore[attr-defined]
