@@ -727,3 +727,32 @@ def test_every_request_ends_once_and_only_with_its_own_reply(actions: list[tuple
         if isinstance(e, Reply):
             assert isinstance(e.message, M.PowerResponse)
             assert e.message.mac == e.handle.request.mac  # type: ignore[attr-defined]
+
+
+# --- the link against the simulator, in a plain loop (h11's ConnectionPair, here with a device) ---
+
+
+@pytest.mark.parametrize("faults", ["", "dup=0.3,chatter=0.3"])  # the slow faults: test_stick
+def test_link_drives_the_simulator_in_a_plain_loop(faults: str) -> None:
+    import time
+
+    from protocol import virtual
+
+    net = virtual.VirtualNetwork(circles=8, seed=11, latency_ms=5, faults=faults)
+    net.attach()
+    link = Link(window=4, retries=4, timeout=1.0, now=time.monotonic())
+    macs = [virtual.circle_mac(i) for i in range(1, 9)] * 4
+    asked = {link.submit(M.InfoRequest(mac=m)): m for m in macs}
+    ended: list[Reply | Failed] = []
+    deadline = time.monotonic() + 60
+    while link.outstanding and time.monotonic() < deadline:
+        link.tick(time.monotonic())
+        if data := link.data_to_send():
+            net.write(data)
+        link.receive_data(net.read(4096, 0.01))
+        ended += [e for e in events(link) if isinstance(e, Reply | Failed)]
+    assert link.outstanding == 0 and len(ended) == len(asked)
+    replies = [e for e in ended if isinstance(e, Reply)]
+    for r in replies:
+        assert isinstance(r.message, M.InfoResponse) and r.message.mac == asked[r.handle]
+    assert len(replies) >= len(asked) * (0.9 if faults else 1.0)

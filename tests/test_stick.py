@@ -211,7 +211,7 @@ def test_port_errors_are_readable() -> None:
 def test_something_that_is_not_a_stick(tmp_path) -> None:
     # a loop:// port echoes what we write: something answers, but not a stick
     with pytest.raises(NotAStick):
-        Stick("loop://", timeout=0.3, retries=0).open(init_timeout=0.3)
+        Stick("loop://", timeout=0.3, retries=0, ack_timeout=0.2).open(init_timeout=0.3)
 
 
 @pytest.mark.parametrize(
