@@ -289,15 +289,21 @@ class Stick:
             raise NodeTimeout(getattr(msg, "mac", None), msg.NAME) from None
 
     def cancel(self, fut: Future[M.Message]) -> None:
-        """Give up a request: the link forgets it and the future is cancelled."""
-        self._commands.put(_Cancel(fut))
-        self._wake()
+        """Give up a request: the future is cancelled and the link forgets the request
+        (`fut.cancel()` does the same)."""
         fut.cancel()
+
+    def _on_done(self, fut: Future[M.Message]) -> None:
+        if fut.cancelled():  # runs in the cancelling thread: tell the loop
+            self._commands.put(_Cancel(fut))
+            self._wake()
 
     def _put(self, cmd: _Submit) -> None:
         if self._stop.is_set() or not self._link_up:
             self._fail(cmd.futures, LinkDown(f"{self.port}: stick is not connected"))
             return
+        for fut in cmd.futures:
+            fut.add_done_callback(self._on_done)
         self._commands.put(cmd)
         self._wake()
         if self._stop.is_set():  # closed meanwhile: the loop may be gone
