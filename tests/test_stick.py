@@ -265,8 +265,8 @@ def test_close_is_quick_and_fails_what_is_pending() -> None:
 
 @pytest.mark.parametrize("how", ["stick.cancel", "future.cancel"])
 def test_cancelled_request_frees_its_window_slot(how: str) -> None:
-    # window 1: a request to a missing circle would hold the only slot until its 00E1 (3 s)
-    s = Stick(fresh("sim://?circles=2&seed=8&latency=0"), timeout=30.0, window=1, retries=0)
+    # window 1: a request to a missing circle would hold the only slot until its 00E1 (5 s)
+    s = Stick(fresh("sim://?circles=2&seed=8&latency=0&faults=e1=5"), timeout=30.0, window=1, retries=0)
     s.open()
     try:
         lost = s.submit(M.InfoRequest(mac="000D6F00000000AA"))
