@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import Future
+from concurrent.futures import Future, InvalidStateError
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Protocol, TypeVar, runtime_checkable
 
 from . import messages as M
 from . import schedules, units
-from .errors import LocalProtocolError, NodeRefused, PlugwiseError, ProtocolViolation
+from .errors import LocalProtocolError, NodeRefused, NodeTimeout, PlugwiseError, ProtocolViolation
 from .fields import LogAddress, LogEntry
 from .link import Priority
 from .units import Calibration
@@ -27,17 +27,47 @@ R = TypeVar("R", bound=M.Message)
 
 
 def then(fut: Future[T], fn: Callable[[T], U]) -> Future[U]:
-    """A future of fn(result) — chains without blocking a thread."""
+    """A future of fn(result) — chains without blocking a thread.  Cancelling the new
+    future cancels `fut` too, so a caller that gives up frees its request in the link."""
     out: Future[U] = Future()
 
     def done(f: Future[T]) -> None:
+        if f.cancelled():
+            out.cancel()
+            return
         try:
-            out.set_result(fn(f.result()))
+            value = fn(f.result())
         except BaseException as exc:
-            out.set_exception(exc)
+            _settle(out, exc)
+        else:
+            _settle(out, value)
+
+    def back(o: Future[U]) -> None:
+        if o.cancelled():
+            fut.cancel()
 
     fut.add_done_callback(done)
+    out.add_done_callback(back)
     return out
+
+
+def _settle(fut: Future[U], outcome: U | BaseException) -> None:
+    try:
+        if isinstance(outcome, BaseException):
+            fut.set_exception(outcome)
+        else:
+            fut.set_result(outcome)
+    except InvalidStateError:
+        pass  # cancelled meanwhile
+
+
+def wait_or_cancel(fut: Future[T], timeout: float, mac: str | None) -> T:
+    """The result within `timeout`; else the request is cancelled and NodeTimeout raised."""
+    try:
+        return fut.result(timeout)
+    except TimeoutError:
+        fut.cancel()
+        raise NodeTimeout(mac, f"no answer within {timeout:.0f} s") from None
 
 
 @dataclass(frozen=True)
@@ -136,7 +166,7 @@ class Circle:
         return then(self._ask(msg, priority), lambda r: _expect(r, kind, self.mac))
 
     def _wait(self, fut: Future[T]) -> T:
-        return fut.result(self.stick.timeout * (self.stick.retries + 1) + 5)
+        return wait_or_cancel(fut, self.stick.timeout * (self.stick.retries + 1) + 5, self.mac)
 
     # --- info, calibration, power -------------------------------------------------------
 
@@ -376,15 +406,15 @@ def poll_power(
     ready = []
     for c in circles:
         try:
-            cal_futs[c.mac].result(c.stick.timeout * (c.stick.retries + 1) + 5)
+            c._wait(cal_futs[c.mac])
             ready.append(c)
-        except (PlugwiseError, TimeoutError) as exc:
+        except PlugwiseError as exc:
             out[c.mac] = exc
     futs = {c.mac: c.power_future(priority) for c in ready}
     for mac, f in futs.items():
         try:
-            out[mac] = f.result(60)
-        except (PlugwiseError, TimeoutError) as exc:
+            out[mac] = wait_or_cancel(f, 60, mac)
+        except PlugwiseError as exc:
             out[mac] = exc
     return out
 

@@ -263,18 +263,23 @@ def test_close_is_quick_and_fails_what_is_pending() -> None:
         s.submit(M.PingRequest(mac=MACS[0])).result(1)
 
 
-@pytest.mark.parametrize("how", ["stick.cancel", "future.cancel"])
+@pytest.mark.parametrize("how", ["stick.cancel", "future.cancel", "circle future.cancel"])
 def test_cancelled_request_frees_its_window_slot(how: str) -> None:
     # window 1: a request to a missing circle would hold the only slot until its 00E1 (5 s)
     s = Stick(fresh("sim://?circles=2&seed=8&latency=0&faults=e1=5"), timeout=30.0, window=1, retries=0)
     s.open()
     try:
-        lost = s.submit(M.InfoRequest(mac="000D6F00000000AA"))
+        missing = "000D6F00000000AA"
+        lost: Future[object]
+        if how == "circle future.cancel":  # a future chained by the Circle API
+            lost = Circle(s, missing).info_future()
+        else:
+            lost = s.submit(M.InfoRequest(mac=missing))
         deadline = time.monotonic() + 5
         while s.stats.frames_in < 3 and time.monotonic() < deadline:  # 000A ack+reply, its ack
             time.sleep(0.005)
         if how == "stick.cancel":
-            s.cancel(lost)
+            s.cancel(lost)  # type: ignore[arg-type]
         else:
             assert lost.cancel()
         t0 = time.monotonic()
@@ -347,3 +352,18 @@ def test_bad_request_fails_its_caller_and_the_stick_goes_on(stick: Stick) -> Non
         stick.submit(M.InfoRequest(mac=MACS[0]), timeout=0).result(5)
     assert isinstance(stick.call(M.InfoRequest(mac=MACS[0])), M.InfoResponse)
     assert stick.link_up
+
+
+def test_chained_futures_cancel_both_ways() -> None:
+    from protocol.circle import then
+
+    inner: Future[int] = Future()
+    outer = then(inner, str)
+    assert outer.cancel() and inner.cancelled(), "giving up on the result frees the request"
+    inner2: Future[int] = Future()
+    outer2 = then(inner2, str)
+    assert inner2.cancel() and outer2.cancelled()
+    inner3: Future[int] = Future()
+    outer3 = then(inner3, str)
+    inner3.set_result(7)
+    assert outer3.result(0) == "7"
