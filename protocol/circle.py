@@ -7,36 +7,67 @@ at once so that many circles can be asked in one pipelined burst
 
 from __future__ import annotations
 
-import time
+import datetime as dt
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import Future
+from concurrent.futures import Future, InvalidStateError
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import TypeVar
+from typing import Protocol, TypeVar, runtime_checkable
 
 from . import messages as M
 from . import schedules, units
-from .errors import NodeRefused, PlugwiseError, ProtocolViolation
-from .fields import LogAddress
-from .stick import Priority, Stick
+from .errors import LocalProtocolError, NodeRefused, NodeTimeout, PlugwiseError, ProtocolViolation
+from .fields import LogAddress, LogEntry
+from .link import Priority
 from .units import Calibration
 
 T = TypeVar("T")
 U = TypeVar("U")
+R = TypeVar("R", bound=M.Message)
 
 
-def then(fut: Future, fn: Callable[[T], U]) -> Future:
-    """A future of fn(result) — chains without blocking a thread."""
-    out: Future = Future()
+def then(fut: Future[T], fn: Callable[[T], U]) -> Future[U]:
+    """A future of fn(result) — chains without blocking a thread.  Cancelling the new
+    future cancels `fut` too, so a caller that gives up frees its request in the link."""
+    out: Future[U] = Future()
 
-    def done(f: Future) -> None:
+    def done(f: Future[T]) -> None:
+        if f.cancelled():
+            out.cancel()
+            return
         try:
-            out.set_result(fn(f.result()))
+            value = fn(f.result())
         except BaseException as exc:
-            out.set_exception(exc)
+            _settle(out, exc)
+        else:
+            _settle(out, value)
+
+    def back(o: Future[U]) -> None:
+        if o.cancelled():
+            fut.cancel()
 
     fut.add_done_callback(done)
+    out.add_done_callback(back)
     return out
+
+
+def _settle(fut: Future[U], outcome: U | BaseException) -> None:
+    try:
+        if isinstance(outcome, BaseException):
+            fut.set_exception(outcome)
+        else:
+            fut.set_result(outcome)
+    except InvalidStateError:
+        pass  # cancelled meanwhile
+
+
+def wait_or_cancel(fut: Future[T], timeout: float, mac: str | None) -> T:
+    """The result within `timeout`; else the request is cancelled and NodeTimeout raised."""
+    try:
+        return fut.result(timeout)
+    except TimeoutError:
+        fut.cancel()
+        raise NodeTimeout(mac, f"no answer within {timeout:.0f} s") from None
 
 
 @dataclass(frozen=True)
@@ -49,7 +80,7 @@ class CircleInfo:
     hz: int | None
     hw_version: str
     model: str | None
-    fw_version: datetime
+    fw_version: dt.datetime  # `datetime` is a field name above
 
     @property
     def log_block(self) -> int | None:
@@ -96,8 +127,29 @@ class PingResult:
     ping_ms: int
 
 
+class Requester(Protocol):
+    """What the Circle API needs of a stick: `protocol.stick.Stick`, or a client of the
+    stick a running logger owns (`timeout`/`retries` size how long a call waits)."""
+
+    timeout: float
+    retries: int
+
+    def submit(
+        self, msg: M.Request, priority: Priority | int = ..., timeout: float | None = ...
+    ) -> Future[M.Message]: ...
+
+
+@runtime_checkable
+class BatchRequester(Requester, Protocol):
+    """A stick that takes ordered batches too (schedule uploads need one)."""
+
+    def submit_all(
+        self, msgs: Iterable[M.Request], priority: Priority | int = ..., timeout: float | None = ...
+    ) -> list[Future[M.Message]]: ...
+
+
 class Circle:
-    def __init__(self, stick: Stick, mac: str, log_interval: int = 60) -> None:
+    def __init__(self, stick: Requester, mac: str, log_interval: int = 60) -> None:
         self.stick = stick
         self.mac = mac.upper()
         self.log_interval = log_interval
@@ -106,15 +158,19 @@ class Circle:
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.mac})"
 
-    def _ask(self, msg: M.Request, priority: Priority | int) -> Future:
+    def _ask(self, msg: M.Request, priority: Priority | int) -> Future[M.Message]:
         return self.stick.submit(msg, priority)
 
-    def _wait(self, fut: Future) -> object:
-        return fut.result(self.stick.timeout * (self.stick.retries + 1) + 5)
+    def _ask_for(self, msg: M.Request, kind: type[R], priority: Priority | int) -> Future[R]:
+        """Ask, and check that the answer is the `kind` of message the request declares."""
+        return then(self._ask(msg, priority), lambda r: _expect(r, kind, self.mac))
+
+    def _wait(self, fut: Future[T]) -> T:
+        return wait_or_cancel(fut, self.stick.timeout * (self.stick.retries + 1) + 5, self.mac)
 
     # --- info, calibration, power -------------------------------------------------------
 
-    def info_future(self, priority: Priority | int = Priority.NORMAL) -> Future:
+    def info_future(self, priority: Priority | int = Priority.NORMAL) -> Future[CircleInfo]:
         def conv(r: M.InfoResponse) -> CircleInfo:
             return CircleInfo(
                 self.mac,
@@ -128,14 +184,14 @@ class Circle:
                 r.fw_version,
             )
 
-        return then(self._ask(M.InfoRequest(mac=self.mac), priority), conv)
+        return then(self._ask_for(M.InfoRequest(mac=self.mac), M.InfoResponse, priority), conv)
 
     def info(self, priority: Priority | int = Priority.USER) -> CircleInfo:
-        return self._wait(self.info_future(priority))  # type: ignore[return-value]
+        return self._wait(self.info_future(priority))
 
-    def calibration_future(self, priority: Priority | int = Priority.NORMAL) -> Future:
+    def calibration_future(self, priority: Priority | int = Priority.NORMAL) -> Future[Calibration]:
         if self._calibration is not None:
-            f: Future = Future()
+            f: Future[Calibration] = Future()
             f.set_result(self._calibration)
             return f
 
@@ -143,12 +199,12 @@ class Circle:
             self._calibration = r.calibration
             return r.calibration
 
-        return then(self._ask(M.CalibrationRequest(mac=self.mac), priority), conv)
+        return then(self._ask_for(M.CalibrationRequest(mac=self.mac), M.CalibrationResponse, priority), conv)
 
     def calibration(self, priority: Priority | int = Priority.USER) -> Calibration:
-        return self._wait(self.calibration_future(priority))  # type: ignore[return-value]
+        return self._wait(self.calibration_future(priority))
 
-    def power_future(self, priority: Priority | int = Priority.NORMAL) -> Future:
+    def power_future(self, priority: Priority | int = Priority.NORMAL) -> Future[PowerReading]:
         cal = self._calibration
         if cal is None:
             raise RuntimeError("calibration not known yet; call calibration() first")
@@ -164,19 +220,19 @@ class Circle:
                 time=datetime.now(UTC),
             )
 
-        return then(self._ask(M.PowerRequest(mac=self.mac), priority), conv)
+        return then(self._ask_for(M.PowerRequest(mac=self.mac), M.PowerResponse, priority), conv)
 
     def power(self, priority: Priority | int = Priority.USER) -> PowerReading:
         self.calibration(priority)
-        return self._wait(self.power_future(priority))  # type: ignore[return-value]
+        return self._wait(self.power_future(priority))
 
     # --- relay, clock, settings -------------------------------------------------------------
 
-    def switch_future(self, on: bool, priority: Priority | int = Priority.USER) -> Future:
+    def switch_future(self, on: bool, priority: Priority | int = Priority.USER) -> Future[bool]:
         def conv(ack: M.Ack) -> bool:
             return ack.status == 0x00D8
 
-        return then(self._ask(M.SwitchRequest(mac=self.mac, relay=on), priority), conv)
+        return then(self._ask_for(M.SwitchRequest(mac=self.mac, relay=on), M.Ack, priority), conv)
 
     def switch(self, on: bool, priority: Priority | int = Priority.USER) -> bool:
         """Switch the relay; returns the state the circle confirmed."""
@@ -185,7 +241,7 @@ class Circle:
             raise NodeRefused(self.mac, 0x00E2, f"switching {'on' if on else 'off'}")
         return bool(state)
 
-    def clock_future(self, priority: Priority | int = Priority.NORMAL) -> Future:
+    def clock_future(self, priority: Priority | int = Priority.NORMAL) -> Future[ClockReading]:
         def conv(r: M.ClockResponse) -> ClockReading:
             host = datetime.now(UTC)
             # 003F has no date: take the host's date nearest to the circle's time of day
@@ -196,34 +252,22 @@ class Circle:
             ct = min(candidates, key=lambda c: abs((c - host).total_seconds()))
             return ClockReading(self.mac, ct, host, (ct - host).total_seconds(), r.schedule_crc)
 
-        return then(self._ask(M.ClockGetRequest(mac=self.mac), priority), conv)
+        return then(self._ask_for(M.ClockGetRequest(mac=self.mac), M.ClockResponse, priority), conv)
 
     def clock(self, priority: Priority | int = Priority.USER) -> ClockReading:
-        return self._wait(self.clock_future(priority))  # type: ignore[return-value]
+        return self._wait(self.clock_future(priority))
 
     def set_clock(self, when: datetime | None = None, priority: Priority | int = Priority.NORMAL) -> None:
         """Set the circle's clock to UTC; the log address is always FFFFFFFF (A §8)."""
         when = units.to_utc(when) if when else datetime.now(UTC)
         self._wait(self._ask(M.ClockSetRequest.at(self.mac, when), priority))
 
-    def set_log_interval(
-        self, consumption: int, production: int = 0, priority: Priority | int = Priority.NORMAL
-    ) -> None:
-        self._wait(
-            self._ask(
-                M.LogIntervalRequest(mac=self.mac, consumption=consumption, production=production), priority
-            )
-        )
-        self.log_interval = consumption or production
-
     def ping(self, priority: Priority | int = Priority.NORMAL) -> PingResult:
-        r = self._wait(self._ask(M.PingRequest(mac=self.mac), priority))
-        assert isinstance(r, M.PingResponse)
+        r = self._wait(self._ask_for(M.PingRequest(mac=self.mac), M.PingResponse, priority))
         return PingResult(self.mac, r.rssi_in, r.rssi_out, r.ping_ms)
 
     def features(self, priority: Priority | int = Priority.NORMAL) -> str:
-        r = self._wait(self._ask(M.FeaturesRequest(mac=self.mac), priority))
-        assert isinstance(r, M.FeaturesResponse)
+        r = self._wait(self._ask_for(M.FeaturesRequest(mac=self.mac), M.FeaturesResponse, priority))
         return r.features
 
     def reset(self, priority: Priority | int = Priority.USER) -> None:
@@ -231,8 +275,11 @@ class Circle:
 
     # --- log buffer ----------------------------------------------------------------------
 
-    def log_block_future(self, block: int, priority: Priority | int = Priority.BACKGROUND) -> Future:
-        return self._ask(M.LogBlockRequest(mac=self.mac, log_address=LogAddress.of(block)), priority)
+    def log_block_future(
+        self, block: int, priority: Priority | int = Priority.BACKGROUND
+    ) -> Future[M.LogBlockResponse]:
+        request = M.LogBlockRequest(mac=self.mac, log_address=LogAddress.of(block))
+        return self._ask_for(request, M.LogBlockResponse, priority)
 
     def log_block(self, block: int, priority: Priority | int = Priority.USER) -> list[LogRecord]:
         return self.log_range(block, block, priority)
@@ -251,18 +298,15 @@ class Circle:
         raw: list[tuple[int, int, M.LogBlockResponse]] = []
         for i, (b, fut) in enumerate(futures):
             resp = self._wait(fut)
-            assert isinstance(resp, M.LogBlockResponse)
             raw.append((b, i, resp))
             if progress:
                 progress(i + 1, len(futures))
         return self.records(cal, [(b, r.entries) for b, _, r in raw])
 
-    def records(
-        self, cal: Calibration, blocks: Sequence[tuple[int, Sequence[M.LogEntry]]]
-    ) -> list[LogRecord]:
+    def records(self, cal: Calibration, blocks: Sequence[tuple[int, Sequence[LogEntry]]]) -> list[LogRecord]:
         """Turn raw entries into records (PROTOCOL.md B §6): production entries share
         their consumption entry's timestamp; interval length from timestamp steps."""
-        flat: list[tuple[int, int, M.LogEntry]] = []
+        flat: list[tuple[int, int, LogEntry]] = []
         for b, entries in blocks:
             for s, e in enumerate(entries):
                 if e.written and e.valid:
@@ -298,13 +342,12 @@ class Circle:
         want = schedules.schedule_crc(values)
         if not force and self.clock(priority).schedule_crc == want:
             return False
-        with self.stick.schedule_lock:
-            futs = [self._ask(r, priority) for r in schedules.buffer_requests(values)]
-            for f in futs:
-                self._wait(f)
-            futs = [self._ask(r, priority) for r in schedules.commit_requests(self.mac)]
-            for f in futs:
-                self._wait(f)
+        if not isinstance(self.stick, BatchRequester):
+            raise LocalProtocolError(f"{type(self.stick).__name__} cannot upload schedules (no submit_all)")
+        # one batch: the link keeps other uploads off the stick's buffer until it ends
+        requests = [*schedules.buffer_requests(values), *schedules.commit_requests(self.mac)]
+        for fut in self.stick.submit_all(requests, priority):
+            self._wait(fut)
         got = self.clock(priority).schedule_crc
         if got != want:
             raise ProtocolViolation(
@@ -313,8 +356,7 @@ class Circle:
         return True
 
     def schedule_enable(self, on: bool, priority: Priority | int = Priority.USER) -> bool:
-        ack = self._wait(self._ask(M.ScheduleEnableRequest(mac=self.mac, enabled=on), priority))
-        assert isinstance(ack, M.Ack)
+        ack = self._wait(self._ask_for(M.ScheduleEnableRequest(mac=self.mac, enabled=on), M.Ack, priority))
         return ack.status == 0x00E4
 
     def schedule_value(self, value: int, priority: Priority | int = Priority.NORMAL) -> None:
@@ -326,29 +368,27 @@ class CirclePlus(Circle):
 
     def node_table(self, priority: Priority | int = Priority.NORMAL) -> list[tuple[int, str]]:
         """Occupied slots of the 64-slot table, pipelined."""
-        futs = [self._ask(M.NodeTableRequest(mac=self.mac, index=i), priority) for i in range(64)]
+        futs = [
+            self._ask_for(M.NodeTableRequest(mac=self.mac, index=i), M.NodeTableResponse, priority)
+            for i in range(64)
+        ]
         table = []
         for f in futs:
             r = self._wait(f)
-            assert isinstance(r, M.NodeTableResponse)
             if not r.empty:
                 table.append((r.index, r.node_mac))
         return table
 
     def remove_node(self, mac: str, priority: Priority | int = Priority.USER) -> bool:
-        r = self._wait(self._ask(M.RemoveNodeRequest(mac=self.mac, remove_mac=mac), priority))
-        assert isinstance(r, M.RemoveNodeResponse)
+        request = M.RemoveNodeRequest(mac=self.mac, remove_mac=mac)
+        r = self._wait(self._ask_for(request, M.RemoveNodeResponse, priority))
         return r.status == 1
 
     def accept_join(self, mac: str, accept: bool = True, priority: Priority | int = Priority.USER) -> None:
         self._wait(self._ask(M.JoinAcceptRequest(mac=mac, accept=accept), priority))
 
-    def enable_joining(self, on: bool, priority: Priority | int = Priority.USER) -> None:
-        self._wait(self._ask(M.JoiningEnableRequest(enable=on), priority))
-
     def rtc(self, priority: Priority | int = Priority.USER) -> datetime | None:
-        r = self._wait(self._ask(M.RtcGetRequest(mac=self.mac), priority))
-        assert isinstance(r, M.RtcResponse)
+        r = self._wait(self._ask_for(M.RtcGetRequest(mac=self.mac), M.RtcResponse, priority))
         return r.datetime
 
     def set_rtc(self, when: datetime | None = None, priority: Priority | int = Priority.NORMAL) -> None:
@@ -366,20 +406,21 @@ def poll_power(
     ready = []
     for c in circles:
         try:
-            cal_futs[c.mac].result(c.stick.timeout * (c.stick.retries + 1) + 5)
+            c._wait(cal_futs[c.mac])
             ready.append(c)
-        except (PlugwiseError, TimeoutError) as exc:
+        except PlugwiseError as exc:
             out[c.mac] = exc
     futs = {c.mac: c.power_future(priority) for c in ready}
     for mac, f in futs.items():
         try:
-            out[mac] = f.result(60)
-        except (PlugwiseError, TimeoutError) as exc:
+            out[mac] = wait_or_cancel(f, 60, mac)
+        except PlugwiseError as exc:
             out[mac] = exc
     return out
 
 
-def wait_all(futures: Iterable[Future], timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    for f in futures:
-        f.result(max(0.0, deadline - time.monotonic()))
+def _expect(msg: M.Message, kind: type[R], mac: str) -> R:
+    """The answer as the message type its request declares; anything else is a violation."""
+    if not isinstance(msg, kind):
+        raise ProtocolViolation(f"circle {mac}: expected {kind.NAME or kind.__name__}, got {msg.NAME}")
+    return msg

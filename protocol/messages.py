@@ -11,6 +11,7 @@ long forms of `0000` and `0011`.
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, ClassVar, TypeVar
@@ -64,7 +65,14 @@ class Message:
 
 @dataclass(frozen=True, kw_only=True)
 class Request(Message):
-    pass
+    """A host → stick message.  Each request declares how it ends (`protocol.link` reads this):
+    `REPLY`, the ID of the node's reply; `ACK_OK`/`ACK_REFUSED`, the `0000` status codes by
+    which a node confirms or refuses it.  A request with none of them ends at the stick's own
+    `00C1`."""
+
+    REPLY: ClassVar[str | None] = None
+    ACK_OK: ClassVar[frozenset[int]] = frozenset()
+    ACK_REFUSED: ClassVar[frozenset[int]] = frozenset()
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -141,6 +149,7 @@ class AckV2(Response):
 class StickInitRequest(Request):
     ID: ClassVar[str] = "000A"
     NAME: ClassVar[str] = "stick_init"
+    REPLY: ClassVar[str | None] = "0011"
 
 
 @message
@@ -244,6 +253,7 @@ class JoinAcceptRequest(Request):
 class JoiningEnableRequest(Request):
     ID: ClassVar[str] = "0008"
     NAME: ClassVar[str] = "joining_enable"
+    ACK_OK: ClassVar[frozenset[int]] = frozenset({0x00D9, 0x00DD})
     enable: bool = f(Bool(), default=True)
 
 
@@ -252,6 +262,7 @@ class JoiningEnableRequest(Request):
 class ResetRequest(Request):
     ID: ClassVar[str] = "0009"
     NAME: ClassVar[str] = "reset"
+    ACK_OK: ClassVar[frozenset[int]] = frozenset({0x00F2})
     mac: str = f(MAC)
     node_type: int = f(NodeType(), default=2)
     timeout: int = f(BYTE, default=4)
@@ -283,6 +294,7 @@ class JoinedResponse(Response):
 class PingRequest(Request):
     ID: ClassVar[str] = "000D"
     NAME: ClassVar[str] = "ping"
+    REPLY: ClassVar[str | None] = "000E"
     mac: str = f(MAC)
 
 
@@ -312,6 +324,7 @@ class PingResponse(Response):
 class PowerRequest(Request):
     ID: ClassVar[str] = "0012"
     NAME: ClassVar[str] = "power"
+    REPLY: ClassVar[str | None] = "0013"
     mac: str = f(MAC)
 
 
@@ -335,6 +348,7 @@ class ClockSetRequest(Request):
 
     ID: ClassVar[str] = "0016"
     NAME: ClassVar[str] = "clock_set"
+    ACK_OK: ClassVar[frozenset[int]] = frozenset({0x00D7})
     EXTRAS: ClassVar[tuple[str, ...]] = ("log_address_raw",)
     mac: str = f(MAC)
     datetime: datetime | None = f(Y2KDateTime())
@@ -349,7 +363,7 @@ class ClockSetRequest(Request):
         return f"{self.log_address.raw:08X}"
 
     @classmethod
-    def at(cls, mac: str, when: datetime) -> ClockSetRequest:
+    def at(cls, mac: str, when: dt.datetime) -> ClockSetRequest:
         when = units.to_utc(when)
         return cls(
             mac=mac,
@@ -366,6 +380,8 @@ class ClockSetRequest(Request):
 class SwitchRequest(Request):
     ID: ClassVar[str] = "0017"
     NAME: ClassVar[str] = "switch"
+    ACK_OK: ClassVar[frozenset[int]] = frozenset({0x00D8, 0x00DE})
+    ACK_REFUSED: ClassVar[frozenset[int]] = frozenset({0x00E2})
     mac: str = f(MAC)
     relay: bool = f(Bool())
 
@@ -375,6 +391,7 @@ class SwitchRequest(Request):
 class NodeTableRequest(Request):
     ID: ClassVar[str] = "0018"
     NAME: ClassVar[str] = "node_table"
+    REPLY: ClassVar[str | None] = "0019"
     mac: str = f(MAC)
     index: int = f(BYTE)
 
@@ -401,6 +418,7 @@ class NodeTableResponse(Response):
 class RemoveNodeRequest(Request):
     ID: ClassVar[str] = "001C"
     NAME: ClassVar[str] = "remove_node"
+    REPLY: ClassVar[str | None] = "001D"
     mac: str = f(MAC)
     remove_mac: str = f(MAC)
 
@@ -420,6 +438,7 @@ class RemoveNodeResponse(Response):
 class InfoRequest(Request):
     ID: ClassVar[str] = "0023"
     NAME: ClassVar[str] = "info"
+    REPLY: ClassVar[str | None] = "0024"
     mac: str = f(MAC)
 
 
@@ -435,7 +454,7 @@ class InfoResponse(Response):
     relay: bool = f(Bool())
     hz: int = f(HzCode())
     hw_version: str = f(Hex(12))
-    fw_version: datetime = f(UnixDate())
+    fw_version: dt.datetime = f(UnixDate())
     node_type: int = f(NodeType())
 
     @property
@@ -452,6 +471,7 @@ class InfoResponse(Response):
 class CalibrationRequest(Request):
     ID: ClassVar[str] = "0026"
     NAME: ClassVar[str] = "calibration"
+    REPLY: ClassVar[str | None] = "0027"
     mac: str = f(MAC)
 
 
@@ -493,7 +513,7 @@ class _RtcFields(Message):
             return None
 
     @classmethod
-    def at(cls, mac: str, when: datetime) -> Any:
+    def at(cls, mac: str, when: dt.datetime) -> Any:
         when = units.to_utc(when)
         return cls(
             mac=mac,
@@ -512,6 +532,8 @@ class _RtcFields(Message):
 class RtcSetRequest(_RtcFields, Request):
     ID: ClassVar[str] = "0028"
     NAME: ClassVar[str] = "rtc_set"
+    ACK_OK: ClassVar[frozenset[int]] = frozenset({0x00DF})
+    ACK_REFUSED: ClassVar[frozenset[int]] = frozenset({0x00E7})
 
 
 @message
@@ -519,6 +541,7 @@ class RtcSetRequest(_RtcFields, Request):
 class RtcGetRequest(Request):
     ID: ClassVar[str] = "0029"
     NAME: ClassVar[str] = "rtc_get"
+    REPLY: ClassVar[str | None] = "003A"
     mac: str = f(MAC)
 
 
@@ -534,6 +557,7 @@ class RtcResponse(_RtcFields, Response):
 class ClockGetRequest(Request):
     ID: ClassVar[str] = "003E"
     NAME: ClassVar[str] = "clock_get"
+    REPLY: ClassVar[str | None] = "003F"
     mac: str = f(MAC)
 
 
@@ -556,6 +580,7 @@ class ClockResponse(Response):
 class LogBlockRequest(Request):
     ID: ClassVar[str] = "0048"
     NAME: ClassVar[str] = "log_block"
+    REPLY: ClassVar[str | None] = "0049"
     mac: str = f(MAC)
     log_address: LogAddress = f(LogAddr())
 
@@ -575,6 +600,7 @@ class LogBlockResponse(Response):
 class BroadcastIntervalRequest(Request):
     ID: ClassVar[str] = "004A"
     NAME: ClassVar[str] = "broadcast_interval"
+    ACK_OK: ClassVar[frozenset[int]] = frozenset({0x00F1})
     mac: str = f(MAC)
     seconds: int = f(BYTE)
     enable: bool = f(Bool(), default=True)
@@ -585,6 +611,7 @@ class BroadcastIntervalRequest(Request):
 class LogIntervalRequest(Request):
     ID: ClassVar[str] = "0057"
     NAME: ClassVar[str] = "log_interval"
+    ACK_OK: ClassVar[frozenset[int]] = frozenset({0x00F8})
     mac: str = f(MAC)
     consumption: int = f(WORD)
     production: int = f(WORD)
@@ -595,6 +622,7 @@ class LogIntervalRequest(Request):
 class ClearGroupRequest(Request):
     ID: ClassVar[str] = "0058"
     NAME: ClassVar[str] = "clear_group"
+    ACK_OK: ClassVar[frozenset[int]] = frozenset({0x00F9})
     mac: str = f(MAC)
     task_id: int = f(BYTE, default=0)
 
@@ -604,6 +632,7 @@ class ClearGroupRequest(Request):
 class FeaturesRequest(Request):
     ID: ClassVar[str] = "005F"
     NAME: ClassVar[str] = "features"
+    REPLY: ClassVar[str | None] = "0060"
     mac: str = f(MAC)
 
 
@@ -621,6 +650,7 @@ class FeaturesResponse(Response):
 class RelayInitRequest(Request):
     ID: ClassVar[str] = "0138"
     NAME: ClassVar[str] = "relay_init"
+    REPLY: ClassVar[str | None] = "0139"
     mac: str = f(MAC)
     set: int = f(BYTE, default=0)
     relay: int = f(BYTE, default=0)
@@ -655,6 +685,7 @@ class ScheduleBufferRequest(Request):
 class ScheduleCommitRequest(Request):
     ID: ClassVar[str] = "003C"
     NAME: ClassVar[str] = "schedule_commit"
+    REPLY: ClassVar[str | None] = "003D"
     mac: str = f(MAC)
     index: int = f(BYTE)
 
@@ -673,6 +704,7 @@ class ScheduleCommitResponse(Response):
 class ScheduleEnableRequest(Request):
     ID: ClassVar[str] = "0040"
     NAME: ClassVar[str] = "schedule_enable"
+    ACK_OK: ClassVar[frozenset[int]] = frozenset({0x00E4, 0x00E5})
     mac: str = f(MAC)
     enabled: bool = f(Bool())
     flag: int = f(BYTE, default=1)
@@ -683,6 +715,7 @@ class ScheduleEnableRequest(Request):
 class ScheduleValueRequest(Request):
     ID: ClassVar[str] = "0059"
     NAME: ClassVar[str] = "schedule_value"
+    ACK_OK: ClassVar[frozenset[int]] = frozenset({0x00FA})
     mac: str = f(MAC)
     value: int = f(SInt(4))
 

@@ -1,79 +1,64 @@
 """The Stick driver: the only code that touches a port.
 
-One writer thread sends requests in priority order, each as soon as the
-previous one is acked (`00C1`), keeping at most `window` node replies
-outstanding; one reader thread feeds the frame decoder and resolves pending
-requests by the sequence number the stick assigned in its ack
-(PROTOCOL.md A §1–§2, B §9).  Losing the port fails everything pending at
-once and reopens with backoff.
+A thin I/O shell around the sans-I/O `Link` (protocol/link.py), which holds every rule of
+the conversation.  One loop thread owns the port and the link: it takes requests from a
+queue, ticks the link, writes what it wants sent, reads, feeds the link and resolves each
+request's `concurrent.futures.Future` from the link's events.  Callers on any thread only
+put commands on that queue, so nothing here is shared under a lock.  Losing the port fails
+everything pending at once and reopens with backoff; the communication log is written here,
+from the link's frame events, and nowhere else.
 """
 
 from __future__ import annotations
 
-import enum
-import heapq
-import itertools
 import logging
-import re
+import queue
 import threading
 import time
-from collections.abc import Callable
-from concurrent.futures import Future
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import Future, InvalidStateError
+from dataclasses import dataclass
 from pathlib import Path
+from typing import IO, Any
 
 import serial
 
 from . import messages as M
 from .commlog import IN, OUT, format_line
-from .errors import LinkDown, NodeRefused, NodeTimeout, NotAStick, PlugwiseError, PortError
-from .frames import FrameDecoder, crc16, encode_frame
+from .errors import (
+    LinkDown,
+    LocalProtocolError,
+    NodeTimeout,
+    NotAStick,
+    PlugwiseError,
+    PortError,
+    port_error_text,
+)
+from .link import (
+    Acked,
+    Dropped,
+    Event,
+    Failed,
+    FrameReceived,
+    FrameSent,
+    Handle,
+    Link,
+    Priority,
+    Reply,
+    Unsolicited,
+    check_request,
+)
+
+__all__ = ["LinkStats", "Priority", "Stick", "StickInfo"]
 
 log = logging.getLogger("pwtui.stick")
 
-#: Which replies end a request: reply message IDs, and ack status codes (good, bad).
-#: A request absent here ends at the stick's own 00C1.
-EXPECT: dict[type[M.Request], tuple[frozenset[str], frozenset[int], frozenset[int]]] = {}
-
-
-def _expect(
-    req: type[M.Request], ids: tuple[str, ...] = (), ok: tuple[int, ...] = (), nack: tuple[int, ...] = ()
-) -> None:
-    EXPECT[req] = (frozenset(ids), frozenset(ok), frozenset(nack))
-
-
-_expect(M.StickInitRequest, ("0011",))
-_expect(M.PingRequest, ("000E",))
-_expect(M.PowerRequest, ("0013",))
-_expect(M.InfoRequest, ("0024",))
-_expect(M.CalibrationRequest, ("0027",))
-_expect(M.NodeTableRequest, ("0019",))
-_expect(M.RemoveNodeRequest, ("001D",))
-_expect(M.RtcGetRequest, ("003A",))
-_expect(M.ClockGetRequest, ("003F",))
-_expect(M.LogBlockRequest, ("0049",))
-_expect(M.FeaturesRequest, ("0060",))
-_expect(M.ScheduleCommitRequest, ("003D",))
-_expect(M.RelayInitRequest, ("0139",))
-_expect(M.SwitchRequest, ok=(0x00D8, 0x00DE), nack=(0x00E2,))
-_expect(M.ClockSetRequest, ok=(0x00D7,))
-_expect(M.RtcSetRequest, ok=(0x00DF,), nack=(0x00E7,))
-_expect(M.ScheduleEnableRequest, ok=(0x00E4, 0x00E5))
-_expect(M.LogIntervalRequest, ok=(0x00F8,))
-_expect(M.ScheduleValueRequest, ok=(0x00FA,))
-_expect(M.JoiningEnableRequest, ok=(0x00D9, 0x00DD))
-_expect(M.ResetRequest, ok=(0x00F2,))
-_expect(M.BroadcastIntervalRequest, ok=(0x00F1,))
-_expect(M.ClearGroupRequest, ok=(0x00F9,))
-
-UNSOLICITED = ("0006", "0061", "004F", "0056", "0105", "000E")
-RESERVED_SEQ = (0xFFFD, 0xFFFE, 0xFFFF)
-
-
-class Priority(enum.IntEnum):
-    USER = 0  # a key press: goes ahead of everything queued
-    NORMAL = 1
-    BACKGROUND = 2  # history catch-up and other bulk reads
+#: How long `close()` waits for the loop thread.
+CLOSE_WAIT = 0.8
+#: How long one read waits for bytes where a new request can cut the wait short
+#: (`cancel_read`: serial ports, loop://), and where it cannot (socket://, sim://).
+READ_TIMEOUT = 0.1
+POLL_TIMEOUT = 0.02
 
 
 @dataclass(frozen=True)
@@ -83,29 +68,37 @@ class StickInfo:
     network_online: bool
 
 
-@dataclass
+@dataclass(frozen=True)
 class LinkStats:
+    """A snapshot of the link counters; `last_frame` is wall-clock time (time.time())."""
+
     frames_in: int = 0
     frames_out: int = 0
     timeouts: int = 0
     retries: int = 0
-    dropped: int = 0  # duplicates and replies nobody waits for
-    last_frame: float | None = None  # time.time() of the last frame received
+    crc_resends: int = 0
+    refused: int = 0
+    cancelled: int = 0
+    dropped: int = 0  # duplicates, replies nobody waits for, undecodable frames
+    bad_frames: int = 0  # bad CRC or broken framing
+    last_frame: float | None = None
 
-    def errors(self, decoder_bad: int) -> int:
-        return self.timeouts + decoder_bad
 
-
-@dataclass(eq=False)
-class _Request:
-    msg: M.Request
+@dataclass(frozen=True)
+class _Submit:
+    futures: tuple[Future[M.Message], ...]
+    requests: tuple[M.Request, ...]
     priority: int
-    future: Future
-    timeout: float
-    attempts: int = 0
-    seqs: list[int] = field(default_factory=list)
-    deadline: float = 0.0
-    acked: bool = False
+    timeout: float | None
+    batch: bool
+
+
+@dataclass(frozen=True)
+class _Cancel:
+    future: Future[M.Message]
+
+
+_Command = _Submit | _Cancel
 
 
 class Stick:
@@ -121,34 +114,42 @@ class Stick:
         on_link: Callable[[bool], None] | None = None,
         ack_timeout: float = 1.5,
         reconnect: bool = True,
+        crc_resends: int = 3,
     ) -> None:
         self.port = port
         self.timeout = timeout
         self.window = max(1, window)
         self.retries = retries
         self.ack_timeout = ack_timeout
+        self.crc_resends = crc_resends
         self.reconnect = reconnect
         self.on_unsolicited = on_unsolicited
         self.on_link = on_link
         self.info: StickInfo | None = None
-        self.stats = LinkStats()
         self._comm_log_path = Path(comm_log) if comm_log else None
-        self._comm_log = None
+        self._comm_log: IO[str] | None = None
         self._serial: serial.SerialBase | None = None
-        self._decoder = FrameDecoder()
-        self._lock = threading.RLock()
-        self._wake = threading.Condition(self._lock)
-        self._queue: list[tuple[int, int, _Request]] = []
-        self._counter = itertools.count()
-        self._awaiting_ack: _Request | None = None
-        self._ack_deadline = 0.0
-        self._pending: dict[int, _Request] = {}
+        self._link = self._new_link()
+        self._commands: queue.SimpleQueue[_Command] = queue.SimpleQueue()
         self._stop = threading.Event()
         self._link_up = False
-        self._threads: list[threading.Thread] = []
-        self.schedule_lock = threading.Lock()  # the stick has one schedule buffer
+        self._thread: threading.Thread | None = None
+        self._last_frame: float | None = None
+        # owned by the loop thread
+        self._futures: dict[Handle, Future[M.Message]] = {}
+        self._handles: dict[Future[M.Message], Handle] = {}
 
-    # --- opening and closing -------------------------------------------------------
+    def _new_link(self) -> Link:
+        return Link(
+            window=self.window,
+            retries=self.retries,
+            timeout=self.timeout,
+            ack_timeout=self.ack_timeout,
+            crc_resends=self.crc_resends,
+            now=time.monotonic(),
+        )
+
+    # --- state seen from any thread --------------------------------------------------------
 
     @property
     def link_up(self) -> bool:
@@ -156,62 +157,70 @@ class Stick:
 
     @property
     def bad_frames(self) -> int:
-        return self._decoder.stats.bad_crc + self._decoder.stats.malformed
+        return self._link.bad_frames
+
+    @property
+    def stats(self) -> LinkStats:
+        c = self._link.counters
+        return LinkStats(
+            frames_in=c.frames_in,
+            frames_out=c.frames_out,
+            timeouts=c.timeouts,
+            retries=c.retries,
+            crc_resends=c.crc_resends,
+            refused=c.refused,
+            cancelled=c.cancelled,
+            dropped=c.dropped,
+            bad_frames=self._link.bad_frames,
+            last_frame=self._last_frame,
+        )
+
+    # --- opening and closing ---------------------------------------------------------------
 
     def open(self, init_timeout: float = 3.0) -> StickInfo:
-        """Open the port and initialise the stick; raises PortError or NotAStick."""
-        self._serial = self._open_port()
-        if self._comm_log_path:
-            self._comm_log = open(  # noqa: SIM115 - open for the life of the stick, closed in close()
-                self._comm_log_path, "a", buffering=1, encoding="ascii"
-            )
+        """Open the port and initialise the stick; raises PortError or NotAStick.
+
+        When it raises, no thread is left running and the port is closed."""
+        if self._thread is not None and self._thread.is_alive():
+            raise PortError(f"{self.port}: already open")
+        ser = _open_port(self.port)
+        try:
+            if self._comm_log_path:
+                self._comm_log = open(  # noqa: SIM115 - open for the life of the stick, closed by the loop
+                    self._comm_log_path, "a", buffering=1, encoding="ascii"
+                )
+        except OSError as exc:
+            ser.close()
+            raise PortError(f"{self.port}: cannot write the communication log: {exc}") from None
+        self._serial = ser
+        self._link = self._new_link()
+        self._commands = queue.SimpleQueue()
         self._stop.clear()
         self._link_up = True
-        self._threads = [
-            threading.Thread(target=self._reader, name="stick-reader", daemon=True),
-            threading.Thread(target=self._writer, name="stick-writer", daemon=True),
-        ]
-        for t in self._threads:
-            t.start()
+        self._thread = threading.Thread(target=self._run, name="stick-loop", daemon=True)
+        self._thread.start()
         try:
             self.info = self._init(init_timeout)
-        except PlugwiseError:
+        except BaseException:
             self.close()
             raise
         self._notify_link(True)
         return self.info
 
-    def _open_port(self) -> serial.SerialBase:
-        if self.port.startswith("sim:"):
-            from . import virtual
-
-            virtual.register()
-        try:
-            kwargs = {
-                "baudrate": 115200,
-                "bytesize": 8,
-                "parity": "N",
-                "stopbits": 1,
-                "timeout": 0.1,
-                "write_timeout": 2.0,
-            }
-            if not self.port.startswith(("socket:", "rfc2217:", "loop:")):
-                kwargs["exclusive"] = True
-            return serial.serial_for_url(self.port, **kwargs)
-        except (serial.SerialException, OSError, ValueError) as exc:
-            raise PortError(_port_error_text(self.port, exc)) from None
-
     def _init(self, timeout: float) -> StickInfo:
         last: Exception | None = None
         for _ in range(2):
+            fut = self.submit(M.StickInitRequest(), Priority.USER, timeout=timeout)
             try:
-                resp = self.submit(M.StickInitRequest(), Priority.USER, timeout=timeout).result(timeout + 1)
+                resp = fut.result(timeout + 1)
             except (NodeTimeout, TimeoutError) as exc:
+                self.cancel(fut)
                 last = exc
                 continue
             except LinkDown as exc:
                 raise PortError(f"{self.port}: {exc}") from None
-            assert isinstance(resp, M.StickInitResponse)
+            if not isinstance(resp, M.StickInitResponse):
+                raise NotAStick(f"{self.port}: the 000A init request got {resp.NAME}, not 0011")
             cp = resp.circle_plus_mac if resp.network_online else None
             return StickInfo(resp.mac, cp, resp.network_online)
         raise NotAStick(
@@ -219,286 +228,258 @@ class Stick:
         ) from last
 
     def close(self) -> None:
-        """Stop the threads and release the port; returns within about a second."""
+        """Stop the loop, fail what is pending and release the port; returns within a second."""
         self._stop.set()
-        with self._wake:
-            self._wake.notify_all()
-        ser = self._serial
-        self._serial = None
-        if ser is not None:
-            try:
-                ser.close()
-            except Exception:
-                pass
-        for t in self._threads:
-            if t is not threading.current_thread():
-                t.join(0.5)
-        self._fail_all(LinkDown("stick closed"))
-        if self._comm_log:
-            self._comm_log.close()
-            self._comm_log = None
+        self._wake()
+        thread = self._thread
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(CLOSE_WAIT)
+            if thread.is_alive():  # stuck in a write or a reopen: pull the port from under it
+                log.warning("%s: the stick loop does not stop; closing the port under it", self.port)
+                self._close_port()
+        if thread is None:  # never started: nothing else will release these
+            self._close_port()
+            self._close_comm_log()
         self._link_up = False
+        self._fail_commands(LinkDown("stick closed"))
 
     def __enter__(self) -> Stick:
-        if self._serial is None:
+        if self._thread is None or not self._thread.is_alive():
             self.open()
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    # --- requests ------------------------------------------------------------------------
+    # --- requests (any thread) -------------------------------------------------------------
 
     def submit(
         self, msg: M.Request, priority: Priority | int = Priority.NORMAL, timeout: float | None = None
-    ) -> Future:
+    ) -> Future[M.Message]:
         """Queue a request; the future resolves to its reply (or the confirming ack)."""
-        fut: Future = Future()
-        req = _Request(msg, int(priority), fut, timeout if timeout is not None else self.timeout)
-        with self._wake:
-            if self._stop.is_set() or not self._link_up:
-                fut.set_exception(LinkDown(f"{self.port}: stick is not connected"))
-                return fut
-            heapq.heappush(self._queue, (req.priority, next(self._counter), req))
-            self._wake.notify_all()
+        check_request(msg)
+        fut: Future[M.Message] = Future()
+        self._put(_Submit((fut,), (msg,), int(priority), timeout, batch=False))
         return fut
+
+    def submit_all(
+        self,
+        msgs: Iterable[M.Request],
+        priority: Priority | int = Priority.NORMAL,
+        timeout: float | None = None,
+    ) -> list[Future[M.Message]]:
+        """Queue requests to go in this order as one batch (schedule uploads must: the stick
+        has one schedule buffer, and one batch at a time uses it)."""
+        reqs = tuple(check_request(m, in_batch=True) for m in msgs)
+        futs: tuple[Future[M.Message], ...] = tuple(Future() for _ in reqs)
+        if reqs:
+            self._put(_Submit(futs, reqs, int(priority), timeout, batch=True))
+        return list(futs)
 
     def call(
         self, msg: M.Request, priority: Priority | int = Priority.USER, timeout: float | None = None
     ) -> M.Message:
+        """Send and wait; a call that times out is cancelled in the link."""
         fut = self.submit(msg, priority, timeout)
         t = (timeout if timeout is not None else self.timeout) * (self.retries + 1) + 5
         try:
             return fut.result(t)
         except TimeoutError:
+            self.cancel(fut)
             raise NodeTimeout(getattr(msg, "mac", None), msg.NAME) from None
 
-    # --- writer ------------------------------------------------------------------------------
+    def cancel(self, fut: Future[M.Message]) -> None:
+        """Give up a request: the future is cancelled and the link forgets the request
+        (`fut.cancel()` does the same)."""
+        fut.cancel()
 
-    def _writer(self) -> None:
-        while not self._stop.is_set():
-            with self._wake:
-                req = self._next_to_send()
-                if req is None:
-                    self._wake.wait(0.05)
-                    continue
-                self._awaiting_ack = req
-                self._ack_deadline = time.monotonic() + self.ack_timeout
-                req.attempts += 1
-            self._send(req.msg)
+    def _on_done(self, fut: Future[M.Message]) -> None:
+        if fut.cancelled():  # runs in the cancelling thread: tell the loop
+            self._commands.put(_Cancel(fut))
+            self._wake()
 
-    def _next_to_send(self) -> _Request | None:
-        now = time.monotonic()
-        if self._awaiting_ack is not None:
-            if now < self._ack_deadline:
-                return None
-            # no ack: the stick missed the request; send it again or give up
-            stale = self._awaiting_ack
-            self._awaiting_ack = None
-            self._retry_or_fail(stale, NodeTimeout(getattr(stale.msg, "mac", None), "no ack from the stick"))
-        if not self._queue or not self._link_up:
-            return None
-        waiting = sum(1 for r in set(self._pending.values()) if not r.future.done())
-        if waiting >= self.window:
-            return None
-        while self._queue:
-            _, _, req = heapq.heappop(self._queue)
-            if not req.future.done():
-                return req
-        return None
-
-    def _send(self, msg: M.Message) -> None:
-        body = M.encode(msg)
-        ser = self._serial
-        if ser is None:
+    def _put(self, cmd: _Submit) -> None:
+        if self._stop.is_set() or not self._link_up:
+            self._fail(cmd.futures, LinkDown(f"{self.port}: stick is not connected"))
             return
+        for fut in cmd.futures:
+            fut.add_done_callback(self._on_done)
+        self._commands.put(cmd)
+        self._wake()
+        if self._stop.is_set():  # closed meanwhile: the loop may be gone
+            self._fail_commands(LinkDown("stick closed"))
+
+    def _wake(self) -> None:
+        """Cut a waiting read short so a new request goes out at once (where the port can)."""
+        _wake_read(self._serial)
+
+    # --- the loop thread -------------------------------------------------------------------
+
+    def _run(self) -> None:
         try:
-            ser.write(encode_frame(body))
-        except (serial.SerialException, OSError) as exc:
-            self._link_lost(exc)
+            while not self._stop.is_set():
+                ser = self._serial
+                if ser is None:
+                    if not self._reopen():
+                        return
+                    continue
+                try:
+                    self._turn(ser)
+                except Exception as exc:  # a bug of ours: start afresh rather than stop logging
+                    log.exception("%s: the stick loop failed; reopening the port", self.port)
+                    self._link_lost(exc)
+        finally:
+            self._link_up = False
+            self._link.abort(LinkDown("stick closed"))
+            self._deliver()
+            self._close_port()
+            self._close_comm_log()
+            self._fail_commands(LinkDown("stick closed"))
+
+    def _turn(self, ser: serial.SerialBase) -> None:
+        """One turn of the loop: commands in, time, write, read, events out."""
+        self._take_commands()
+        self._link.tick(time.monotonic())
+        data = self._link.data_to_send()
+        if data and not self._write(ser, data):
             return
-        self.stats.frames_out += 1
-        self._log_frame(OUT, body)
-
-    def _retry_or_fail(self, req: _Request, exc: Exception) -> None:
-        if req.future.done():
+        self._deliver()
+        try:
+            got = ser.read(ser.in_waiting or 1)
+        except (serial.SerialException, OSError, TypeError, AttributeError) as exc:
+            if not self._stop.is_set():
+                self._link_lost(exc)
             return
-        if req.attempts <= self.retries and not self._stop.is_set():
-            self.stats.retries += 1
-            req.acked = False
-            heapq.heappush(self._queue, (req.priority, next(self._counter), req))
-            self._wake.notify_all()
-        else:
-            self.stats.timeouts += 1
-            req.future.set_exception(exc)
-            self._forget(req)
+        if got:
+            self._link.receive_data(got)
+        self._link.tick(time.monotonic())
+        self._deliver()
 
-    def _forget(self, req: _Request) -> None:
-        for s in req.seqs:
-            if self._pending.get(s) is req:
-                del self._pending[s]
-
-    # --- reader ------------------------------------------------------------------------------
-
-    def _reader(self) -> None:
-        while not self._stop.is_set():
-            ser = self._serial
-            if ser is None or not self._link_up:
-                if not self._reopen():
-                    return
+    def _take_commands(self) -> None:
+        while True:
+            try:
+                cmd = self._commands.get_nowait()
+            except queue.Empty:
+                return
+            if isinstance(cmd, _Cancel):
+                handle = self._handles.pop(cmd.future, None)
+                if handle is not None:
+                    self._futures.pop(handle, None)
+                    self._link.cancel(handle)
+                continue
+            live = [(f, r) for f, r in zip(cmd.futures, cmd.requests, strict=True) if not f.done()]
+            if not live:
                 continue
             try:
-                data = ser.read(ser.in_waiting or 1)
-            except (serial.SerialException, OSError, TypeError, AttributeError) as exc:
-                if self._stop.is_set():
-                    return
-                self._link_lost(exc)
+                if cmd.batch:
+                    handles = self._link.submit_all([r for _, r in live], cmd.priority, timeout=cmd.timeout)
+                else:
+                    handles = [self._link.submit(live[0][1], cmd.priority, timeout=cmd.timeout)]
+            except LocalProtocolError as exc:  # e.g. a timeout ≤ 0: the caller's mistake
+                for fut, _ in live:
+                    _settle(fut, exc)
                 continue
-            if data:
-                for frame in self._decoder.feed(data):
-                    self._on_frame(frame.body)
-            self._expire()
+            for (fut, _), handle in zip(live, handles, strict=True):
+                self._futures[handle] = fut
+                self._handles[fut] = handle
 
-    def _on_frame(self, body: str) -> None:
-        self.stats.frames_in += 1
-        self.stats.last_frame = time.time()
-        self._log_frame(IN, body)
+    def _write(self, ser: serial.SerialBase, data: bytes) -> bool:
         try:
-            msg = M.decode(body)
-        except M.DecodeError as exc:
-            log.debug("undecodable frame %s: %s", body, exc)
-            self.stats.dropped += 1
-            return
-        with self._wake:
-            self._dispatch(msg)
-            self._wake.notify_all()
+            ser.write(data)
+        except (serial.SerialException, OSError) as exc:
+            self._link_lost(exc)
+            return False
+        return True
 
-    def _dispatch(self, msg: M.Message) -> None:
-        seq = msg.seq
-        if (
-            isinstance(msg, M.Ack)
-            and msg.mac is None
-            and msg.status in (M.ACCEPTED, M.CRC_ERROR)
-            and self._awaiting_ack is not None
-            and seq not in self._pending
-        ):
-            req = self._awaiting_ack
-            self._awaiting_ack = None
-            if msg.status == M.CRC_ERROR:
-                req.attempts -= 1  # the line garbled it: resend, not a node failure
-                heapq.heappush(self._queue, (req.priority, next(self._counter), req))
+    def _deliver(self) -> None:
+        while (ev := self._link.next_event()) is not None:
+            self._on_event(ev)
+
+    def _on_event(self, ev: Event) -> None:
+        if isinstance(ev, FrameSent):
+            self._log_frame(OUT, ev.body)
+        elif isinstance(ev, FrameReceived):
+            self._last_frame = time.time()
+            self._log_frame(IN, ev.body)
+        elif isinstance(ev, Reply | Failed):
+            fut = self._futures.pop(ev.handle, None)
+            if fut is None:
                 return
-            assert seq is not None
-            req.seqs.append(seq)
-            req.acked = True
-            req.deadline = time.monotonic() + req.timeout
-            ids, ok, nack = EXPECT.get(type(req.msg), (frozenset(), frozenset(), frozenset()))
-            if not ids and not ok and not nack:
-                req.future.set_result(msg)
-                return
-            self._pending[seq] = req
-            return
-        req = self._pending.get(seq) if seq is not None else None
-        if req is None or req.future.done():
-            if (
-                isinstance(msg, M.Message)
-                and (msg.ID in UNSOLICITED or (seq in RESERVED_SEQ))
-                and self.on_unsolicited is not None
-            ):
+            self._handles.pop(fut, None)
+            _settle(fut, ev.message if isinstance(ev, Reply) else ev.error)
+        elif isinstance(ev, Unsolicited):
+            if self.on_unsolicited is not None:
                 try:
-                    self.on_unsolicited(msg)
+                    self.on_unsolicited(ev.message)
                 except Exception:
                     log.exception("unsolicited-message handler failed")
-                return
-            self.stats.dropped += 1
-            log.debug("dropped %s seq %s: nobody waits for it", msg.NAME, seq)
-            return
-        ids, ok, nack = EXPECT.get(type(req.msg), (frozenset(), frozenset(), frozenset()))
-        mac = getattr(req.msg, "mac", None)
-        if isinstance(msg, M.Ack):
-            if msg.status == M.TIMEOUT:
-                self._retry_or_fail(req, NodeTimeout(mac, req.msg.NAME))
-                return
-            if msg.status in ok:
-                req.future.set_result(msg)
-                self._forget(req)
-            elif msg.status in nack:
-                req.future.set_exception(NodeRefused(mac, msg.status, req.msg.NAME))
-                self._forget(req)
-            else:
-                self.stats.dropped += 1
-            return
-        if msg.ID in ids and (mac is None or getattr(msg, "mac", mac) == mac):
-            req.future.set_result(msg)
-            self._forget(req)
-        else:
-            self.stats.dropped += 1
-            log.debug("dropped %s for seq %04X: not a reply to %s", msg.NAME, seq, req.msg.NAME)
-
-    def _expire(self) -> None:
-        now = time.monotonic()
-        with self._wake:
-            for seq, req in list(self._pending.items()):
-                if req.future.done():
-                    self._pending.pop(seq, None)
-                elif req.acked and now > req.deadline and req.seqs and req.seqs[-1] == seq:
-                    self._pending.pop(seq, None)
-                    self._retry_or_fail(
-                        req, NodeTimeout(getattr(req.msg, "mac", None), f"{req.msg.NAME}, no reply")
-                    )
-            # entries of earlier attempts linger while the request is alive: a late reply counts
+        elif isinstance(ev, Dropped):
+            log.debug("%s: dropped %s: %s", self.port, ev.body, ev.reason)
+        elif isinstance(ev, Acked):
+            pass
 
     # --- link loss -------------------------------------------------------------------------
 
     def _link_lost(self, exc: BaseException) -> None:
-        with self._wake:
-            if not self._link_up:
-                return
-            self._link_up = False
-            ser, self._serial = self._serial, None
         log.warning("%s: link lost: %s", self.port, exc)
+        self._link_up = False
+        self._close_port()
+        self._notify_link(False)  # before the failures, so a waiter sees the link down
+        error = LinkDown(f"{self.port}: link lost ({exc})")
+        self._link.abort(error)
+        self._deliver()
+        self._fail_commands(error)
+
+    def _reopen(self) -> bool:
+        """Wait for the port to come back (with backoff); False when the stick is closed."""
+        delay = 0.25
+        while not self._stop.is_set():
+            self._fail_commands(LinkDown(f"{self.port}: stick is not connected"))
+            if not self.reconnect:
+                self._stop.wait(0.2)
+                continue
+            try:
+                ser = _open_port(self.port)
+            except PortError:
+                self._stop.wait(delay)
+                delay = min(delay * 2, 10.0)
+                continue
+            if self._stop.is_set():  # closed while the port was opening
+                ser.close()
+                return False
+            self._serial = ser
+            self._link_up = True
+            log.info("%s: link restored", self.port)
+            self._notify_link(True)
+            return True
+        return False
+
+    def _fail_commands(self, exc: PlugwiseError) -> None:
+        while True:
+            try:
+                cmd = self._commands.get_nowait()
+            except queue.Empty:
+                return
+            if isinstance(cmd, _Submit):
+                self._fail(cmd.futures, exc)
+
+    @staticmethod
+    def _fail(futures: Sequence[Future[M.Message]], exc: PlugwiseError) -> None:
+        for fut in futures:
+            _settle(fut, exc)
+
+    def _close_port(self) -> None:
+        ser, self._serial = self._serial, None
         if ser is not None:
             try:
                 ser.close()
             except Exception:
                 pass
-        self._fail_all(LinkDown(f"{self.port}: link lost ({exc})"))
-        self._notify_link(False)
 
-    def _fail_all(self, exc: Exception) -> None:
-        with self._wake:
-            reqs = {id(r): r for _, _, r in self._queue}
-            reqs.update({id(r): r for r in self._pending.values()})
-            if self._awaiting_ack is not None:
-                reqs[id(self._awaiting_ack)] = self._awaiting_ack
-            self._queue.clear()
-            self._pending.clear()
-            self._awaiting_ack = None
-        for r in reqs.values():
-            if not r.future.done():
-                r.future.set_exception(exc)
-
-    def _reopen(self) -> bool:
-        if not self.reconnect:
-            self._stop.wait(0.2)
-            return not self._stop.is_set()
-        delay = 0.25
-        while not self._stop.is_set():
-            try:
-                ser = self._open_port()
-            except PortError:
-                self._stop.wait(delay)
-                delay = min(delay * 2, 10.0)
-                continue
-            with self._wake:
-                self._serial = ser
-                self._decoder = FrameDecoder()
-                self._link_up = True
-                self._wake.notify_all()
-            log.info("%s: link restored", self.port)
-            self._notify_link(True)
-            return True
-        return False
+    def _close_comm_log(self) -> None:
+        f, self._comm_log = self._comm_log, None
+        if f is not None:
+            f.close()
 
     def _notify_link(self, up: bool) -> None:
         if self.on_link is not None:
@@ -507,28 +488,55 @@ class Stick:
             except Exception:
                 log.exception("link handler failed")
 
-    def _log_frame(self, direction: str, body: str) -> None:
+    def _log_frame(self, direction: str, body_with_crc: str) -> None:
         if self._comm_log is not None:
             try:
-                self._comm_log.write(format_line(direction, body + crc16(body)) + "\n")
+                self._comm_log.write(format_line(direction, body_with_crc) + "\n")
             except (OSError, ValueError):
                 pass
 
 
-def _port_error_text(port: str, exc: BaseException) -> str:
-    """One line saying what is wrong with the port and how to fix it."""
-    text = str(exc)
-    low = text.lower()
-    errnos = {int(n) for n in re.findall(r"errno (\d+)", low)}
-    if "permission denied" in low or 13 in errnos:
-        return (
-            f"{port}: permission denied. Add yourself to the group that owns the device "
-            f"(usually: sudo adduser $USER dialout, then log in again)"
-        )
-    if "busy" in low or errnos & {11, 16} or "resource temporarily unavailable" in low:
-        return f"{port}: the port is busy: another program (another pwtui?) has it open"
-    if "connection refused" in low or 111 in errnos:
-        return f"{port}: connection refused: is ser2net (or pwtui simulate --tcp) running there?"
-    if "no such file" in low or 2 in errnos:
-        return f"{port}: no such port. Is the stick plugged in? (ls /dev/ttyUSB*; or use sim:// to try the simulator)"
-    return f"{port}: cannot open: {text}"
+def _settle(fut: Future[M.Message], outcome: M.Message | BaseException) -> None:
+    """Resolve a future unless its caller cancelled it meanwhile."""
+    try:
+        if isinstance(outcome, BaseException):
+            fut.set_exception(outcome)
+        else:
+            fut.set_result(outcome)
+    except InvalidStateError:
+        pass
+
+
+def _open_port(url: str) -> serial.SerialBase:
+    """A serial port, `socket://` (ser2net), `loop://` or `sim://`; raises PortError."""
+    if url.startswith("sim:"):
+        from . import virtual
+
+        virtual.register()
+    kwargs: dict[str, Any] = {
+        "baudrate": 115200,
+        "bytesize": 8,
+        "parity": "N",
+        "stopbits": 1,
+        "timeout": READ_TIMEOUT,
+        "write_timeout": 2.0,
+    }
+    if not url.startswith(("socket:", "rfc2217:", "loop:")):
+        kwargs["exclusive"] = True
+    try:
+        ser: serial.SerialBase = serial.serial_for_url(url, **kwargs)
+        if not hasattr(ser, "cancel_read"):
+            ser.timeout = POLL_TIMEOUT  # nothing wakes its reads: look more often
+    except (serial.SerialException, OSError, ValueError) as exc:
+        raise PortError(port_error_text(url, exc)) from None
+    return ser
+
+
+def _wake_read(ser: serial.SerialBase | None) -> None:
+    """Cut a read that waits on `ser` short, where the port can (`cancel_read`)."""
+    cancel_read = getattr(ser, "cancel_read", None)
+    if cancel_read is not None:
+        try:
+            cancel_read()
+        except (OSError, serial.SerialException, ValueError, TypeError):
+            pass

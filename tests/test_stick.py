@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from concurrent.futures import Future
 
@@ -10,7 +11,7 @@ import pytest
 from protocol import messages as M
 from protocol import schedules, virtual
 from protocol.circle import Circle, CirclePlus, poll_power
-from protocol.errors import LinkDown, NodeTimeout, NotAStick, PortError
+from protocol.errors import LinkDown, LocalProtocolError, NodeTimeout, NotAStick, PortError
 from protocol.stick import Priority, Stick
 
 MACS = [virtual.circle_mac(i) for i in range(1, 9)]
@@ -129,14 +130,16 @@ def test_faulty_line_no_request_lost_or_mixed(faults: str) -> None:
         for _ in range(6):
             futs += [(m, s.submit(M.InfoRequest(mac=m))) for m in MACS]
         ok = 0
+        lost: list[str] = []
         for mac, f in futs:
             try:
                 r = f.result(60)
-            except NodeTimeout:
+            except NodeTimeout as exc:
+                lost.append(str(exc))
                 continue
             assert isinstance(r, M.InfoResponse) and r.mac == mac
             ok += 1
-        assert ok >= len(futs) * 0.95
+        assert ok >= len(futs) * 0.95, f"{ok}/{len(futs)} answered; {s.stats}; lost: {lost}"
         assert s.bad_frames > 0  # corruption was seen and dropped, never delivered
     finally:
         s.close()
@@ -210,7 +213,7 @@ def test_port_errors_are_readable() -> None:
 def test_something_that_is_not_a_stick(tmp_path) -> None:
     # a loop:// port echoes what we write: something answers, but not a stick
     with pytest.raises(NotAStick):
-        Stick("loop://", timeout=0.3, retries=0).open(init_timeout=0.3)
+        Stick("loop://", timeout=0.3, retries=0, ack_timeout=0.2).open(init_timeout=0.3)
 
 
 @pytest.mark.parametrize(
@@ -227,7 +230,142 @@ def test_something_that_is_not_a_stick(tmp_path) -> None:
     ],
 )
 def test_port_error_messages_say_how_to_fix(text: str, needle: str) -> None:
-    from protocol.stick import _port_error_text
+    from protocol.errors import port_error_text
 
-    msg = _port_error_text("/dev/ttyUSB0", Exception(text))
+    msg = port_error_text("/dev/ttyUSB0", Exception(text))
     assert needle in msg and "\n" not in msg
+
+
+def _stick_threads() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name == "stick-loop"]
+
+
+@pytest.mark.parametrize("port", ["/dev/ttyUSB_missing", "loop://"])
+def test_failed_open_leaves_no_thread_behind(port: str) -> None:
+    before = set(threading.enumerate())
+    with pytest.raises((PortError, NotAStick)):
+        Stick(port, timeout=0.3, retries=0, ack_timeout=0.2).open(init_timeout=0.3)
+    assert set(threading.enumerate()) - before == set()
+
+
+def test_close_is_quick_and_fails_what_is_pending() -> None:
+    s = Stick(fresh("sim://?circles=8&seed=7&latency=300"), timeout=5.0, window=2)
+    s.open()
+    futs = [s.submit(M.InfoRequest(mac=m)) for m in MACS * 3]
+    deadline = time.monotonic() + 5
+    while s.stats.frames_out < 3 and time.monotonic() < deadline:  # some in flight, most queued
+        time.sleep(0.005)
+    t0 = time.monotonic()
+    s.close()
+    assert time.monotonic() - t0 < 1.0
+    assert _stick_threads() == []
+    assert all(f.done() for f in futs)
+    assert all(isinstance(f.exception(), LinkDown) for f in futs[2:])
+    with pytest.raises(LinkDown):
+        s.submit(M.PingRequest(mac=MACS[0])).result(1)
+
+
+@pytest.mark.parametrize("how", ["stick.cancel", "future.cancel", "circle future.cancel"])
+def test_cancelled_request_frees_its_window_slot(how: str) -> None:
+    # window 1: a request to a missing circle would hold the only slot until its 00E1 (5 s)
+    s = Stick(fresh("sim://?circles=2&seed=8&latency=0&faults=e1=5"), timeout=30.0, window=1, retries=0)
+    s.open()
+    try:
+        missing = "000D6F00000000AA"
+        lost: Future[object]
+        if how == "circle future.cancel":  # a future chained by the Circle API
+            lost = Circle(s, missing).info_future()
+        else:
+            lost = s.submit(M.InfoRequest(mac=missing))
+        deadline = time.monotonic() + 5
+        while s.stats.frames_in < 3 and time.monotonic() < deadline:  # 000A ack+reply, its ack
+            time.sleep(0.005)
+        if how == "stick.cancel":
+            s.cancel(lost)  # type: ignore[arg-type]
+        else:
+            assert lost.cancel()
+        t0 = time.monotonic()
+        assert isinstance(s.call(M.InfoRequest(mac=MACS[0])), M.InfoResponse)
+        assert time.monotonic() - t0 < 1.5
+        assert lost.cancelled() and s.stats.cancelled == 1
+    finally:
+        s.close()
+
+
+def test_lone_schedule_request_is_refused_at_once(stick: Stick) -> None:
+    with pytest.raises(LocalProtocolError, match="submit_all"):
+        stick.submit(schedules.buffer_requests([schedules.ON] * 672)[0])
+
+
+def test_concurrent_schedule_uploads_do_not_mix_buffers(stick: Stick) -> None:
+    # a user-priority upload starts while a background one is half-way through the buffer:
+    # it must wait, not jump the queue and overwrite the stick's one buffer
+    net = virtual.network_for(stick.port)
+    plans = {
+        MACS[0]: ([schedules.ON] * 672, Priority.BACKGROUND),
+        MACS[1]: ([schedules.OFF] * 336 + [schedules.ON] * 336, Priority.USER),
+    }
+    errors: list[BaseException] = []
+
+    def upload(mac: str) -> None:
+        values, priority = plans[mac]
+        try:
+            Circle(stick, mac).upload_schedule(values, force=True, priority=priority)
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=upload, args=(m,)) for m in plans]
+    start = stick.stats.frames_out
+    threads[0].start()
+    deadline = time.monotonic() + 10
+    while stick.stats.frames_out < start + 20 and time.monotonic() < deadline:
+        time.sleep(0.002)
+    threads[1].start()
+    for t in threads:
+        t.join(60)
+    assert errors == []
+    for mac, (values, _) in plans.items():
+        assert net.circles[mac].schedule_crc == schedules.schedule_crc(values)
+
+
+def test_idle_serial_port_is_woken_for_a_new_request(monkeypatch: pytest.MonkeyPatch) -> None:
+    # a real serial port (here a pty) waits in read(); a request must not wait that read out
+    import protocol.stick
+    from protocol.virtual.transports import PtyBridge
+
+    monkeypatch.setattr(protocol.stick, "READ_TIMEOUT", 5.0)
+    bridge = PtyBridge(virtual.VirtualNetwork(circles=2, latency_ms=0))
+    s = Stick(bridge.path, timeout=2.0)
+    try:
+        s.open()
+        t0 = time.monotonic()
+        for _ in range(4):  # each call finds the loop back in a 5-s read
+            assert isinstance(s.call(M.InfoRequest(mac=MACS[0])), M.InfoResponse)
+        assert time.monotonic() - t0 < 2.0
+    finally:
+        s.close()
+        bridge.close()
+
+
+def test_bad_request_fails_its_caller_and_the_stick_goes_on(stick: Stick) -> None:
+    with pytest.raises(LocalProtocolError, match="encode"):
+        stick.submit(M.PowerRequest(mac="not a mac"))
+    with pytest.raises(LocalProtocolError, match="timeout"):
+        stick.submit(M.InfoRequest(mac=MACS[0]), timeout=0).result(5)
+    assert isinstance(stick.call(M.InfoRequest(mac=MACS[0])), M.InfoResponse)
+    assert stick.link_up
+
+
+def test_chained_futures_cancel_both_ways() -> None:
+    from protocol.circle import then
+
+    inner: Future[int] = Future()
+    outer = then(inner, str)
+    assert outer.cancel() and inner.cancelled(), "giving up on the result frees the request"
+    inner2: Future[int] = Future()
+    outer2 = then(inner2, str)
+    assert inner2.cancel() and outer2.cancelled()
+    inner3: Future[int] = Future()
+    outer3 = then(inner3, str)
+    inner3.set_result(7)
+    assert outer3.result(0) == "7"
