@@ -272,12 +272,13 @@ def main(args: argparse.Namespace) -> int:
         return 2
     app = PwtuiApp(cfg, attach_pid=pid)
     # the owner of the stick serves other pwtui processes (attached consoles, one-shots)
-    server = serve_owner(app.engine, cfg.paths.data) if lock and isinstance(app.engine, Engine) else None
+    owner = app.engine if lock and isinstance(app.engine, Engine) else None
+    server = serve_owner(owner, cfg.paths.data) if owner is not None else None
     bridge = None
-    if server is not None and cfg.mqtt.enabled:  # the console owns the stick: it feeds the broker
+    if owner is not None and cfg.mqtt.enabled:  # the console owns the stick: it feeds the broker
         from pwtui.mqtt import MqttBridge
 
-        bridge = MqttBridge(cfg.mqtt, app.engine)
+        bridge = MqttBridge(cfg.mqtt, owner)
         bridge.start()
     try:
         app.run()
