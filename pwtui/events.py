@@ -53,6 +53,7 @@ class CircleStatus:
     in_control: bool = True  # False: no row in plugwise_control.csv, never switched by the engine
     rssi_in: int | None = None  # signal strength in dBm (000E), when known
     rssi_out: int | None = None
+    schedule_since: datetime | None = None  # when the uploaded schedule came in force
 
 
 @dataclass(frozen=True)

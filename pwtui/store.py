@@ -245,3 +245,34 @@ class Store:
 
     def check(self) -> str:
         return str(self.db.execute("PRAGMA integrity_check").fetchone()[0])
+
+    # --- engine queries (the engine runs no SQL of its own) --------------------------------
+
+    def circle_macs(self) -> list[str]:
+        """Every circle the store has met: the cached node table for a fast start."""
+        return [m for (m,) in self.db.execute("SELECT mac FROM circles ORDER BY mac")]
+
+    def has_energy_between(self, mac: str, after_ts: int, before_ts: int, production: bool = False) -> bool:
+        """Whether any interval ends strictly between the two times."""
+        row = self.db.execute(
+            "SELECT 1 FROM energy WHERE mac=? AND production=? AND end_ts>? AND end_ts<? LIMIT 1",
+            (mac, int(production), after_ts, before_ts),
+        ).fetchone()
+        return row is not None
+
+    def forget_cache(self, mac: str, keys: Iterable[str]) -> None:
+        """Drop cached node facts (calibration, node info) of a circle that was replaced."""
+        row = self.db.execute("SELECT info FROM circles WHERE mac=?", (mac,)).fetchone()
+        if row is None or not row[0]:
+            return
+        info = json.loads(row[0])
+        for k in keys:
+            info.pop(k, None)
+        self.db.execute("UPDATE circles SET info=? WHERE mac=?", (json.dumps(info), mac))
+
+    def meta(self, key: str) -> str | None:
+        row = self.db.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def set_meta(self, key: str, value: str) -> None:
+        self.db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))

@@ -1,0 +1,252 @@
+"""History catch-up: the circles' log buffers read at link speed, in the background.
+
+Log-block requests go at BACKGROUND priority and keep the link full (a few
+always in flight), so the power polls (NORMAL priority) go first and history
+takes the capacity they leave.  Blocks are stored in order per circle; fully
+written blocks are read once, the block being written is read again when its
+write position moved.  Each interval's length comes from the circle's own
+timestamps (the previous record's end), not from the current setting.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from protocol import messages as M
+from protocol import units
+from protocol.fields import LogEntry
+from protocol.units import Calibration
+
+from ..store import Interval
+from .state import Context, Node
+
+EARLIEST = datetime(2005, 1, 1, tzinfo=UTC)
+IN_FLIGHT = 8  # log-block requests under way at once (the stick's window)
+RATE_WINDOW_S = 30.0
+
+
+@dataclass
+class Progress:
+    next_block: int | None = None  # first block not yet stored for good
+    next_ask: int | None = None  # next block to request
+    done: int = 0
+    total: int = 0
+    read_pos: tuple[int | None, int | None] | None = None
+    starting: bool = False
+    got: dict[int, tuple[tuple[int | None, int | None], list[LogEntry]] | None] = field(default_factory=dict)
+    last_end: dict[bool, int] = field(default_factory=dict)
+
+
+class History:
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+        self.progress: dict[str, Progress] = {}
+        self.in_flight = 0
+        self._done_at: deque[float] = deque()
+        self._kicked = False
+
+    def kick(self) -> None:
+        if not self._kicked:
+            self._kicked = True
+            self.ctx.owner.call_soon_threadsafe(self._pump, "history.pump")
+
+    def eta_s(self) -> float | None:
+        todo = sum(max(0, p.total - p.done) for p in self.progress.values())
+        if todo == 0:
+            return 0.0 if self.progress else None
+        now = time.monotonic()
+        while self._done_at and now - self._done_at[0] > RATE_WINDOW_S:
+            self._done_at.popleft()
+        if len(self._done_at) < 2:
+            return None
+        rate = len(self._done_at) / max(1.0, now - self._done_at[0])
+        return todo / rate
+
+    # --- choosing what to ask ------------------------------------------------------------------
+
+    def _behind(self, p: Progress, current: int, frm: int) -> int:
+        return (current - frm) % units.LOG_BLOCKS
+
+    def _pump(self) -> None:
+        self._kicked = False
+        ctx = self.ctx
+        if not ctx.link_up:
+            return
+        while self.in_flight < IN_FLIGHT:
+            best: tuple[int, Node, Progress] | None = None
+            for n in ctx.online_nodes():
+                if not n.initialised or n.info is None or n.info.log_block is None:
+                    continue
+                if not ctx.settings(n.mac).savelog:
+                    continue
+                p = self.progress.setdefault(n.mac, Progress())
+                current = n.info.log_block
+                if p.next_block is None:
+                    self._start(n, p, current)
+                    continue
+                assert p.next_ask is not None
+                p.total = p.done + self._behind(p, current, p.next_block)
+                position = (current, n.info.log_address.slot)
+                pending = (current - p.next_ask) % units.LOG_BLOCKS  # full blocks not yet asked
+                if current not in p.got and p.read_pos != position:
+                    pending += 1  # the block being written moved on: read it (again)
+                if pending and (best is None or pending > best[0]):
+                    best = (pending, n, p)
+            if best is None:
+                return
+            _, node, p = best
+            self._ask(node, p)
+
+    def _start(self, node: Node, p: Progress, current: int) -> None:
+        """Where to begin: after the last block stored, else the oldest block the ring holds."""
+        if p.starting:
+            return
+        last = (self.ctx.recorder.store.circle(node.mac) or {}).get("last_block")
+        if last is not None:
+            p.next_block = p.next_ask = (last + 1) % units.LOG_BLOCKS
+            return
+        p.starting = True
+        after = (current + 1) % units.LOG_BLOCKS
+        ctx = self.ctx
+
+        def probed(fut: Future[M.LogBlockResponse]) -> None:
+            p.starting = False
+            try:
+                resp = fut.result()
+            except Exception as exc:
+                ctx.mark_offline(node, exc)
+                return
+            wrapped = any(e.written and e.valid for e in resp.entries)
+            p.next_block = p.next_ask = after if wrapped else 0
+            todo = (current - p.next_block) % units.LOG_BLOCKS + 1
+            ctx.note("info", "history", f"{ctx.name(node)}: reading {todo} log blocks of history", node.mac)
+            self.kick()
+
+        ctx.owner.when_done(node.circle.log_block_future(after), probed, "history.start")
+
+    def _ask(self, node: Node, p: Progress) -> None:
+        assert node.info is not None and p.next_ask is not None
+        block = p.next_ask
+        current = node.info.log_block
+        position = (current, node.info.log_address.slot)
+        if block != current:
+            p.next_ask = (block + 1) % units.LOG_BLOCKS
+        p.got[block] = None
+        self.in_flight += 1
+        ctx = self.ctx
+
+        def got(fut: Future[M.LogBlockResponse]) -> None:
+            self.in_flight -= 1
+            try:
+                resp = fut.result()
+            except Exception as exc:
+                p.got.pop(block, None)
+                p.next_ask = block if p.next_ask is None else _earlier(block, p.next_ask, p.next_block)
+                ctx.mark_offline(node, exc)
+                self.kick()
+                return
+            p.got[block] = (position, list(resp.entries))
+            self._store_ready(node, p)
+            self.kick()
+
+        ctx.owner.when_done(node.circle.log_block_future(block), got, "history.block")
+
+    # --- storing in order ----------------------------------------------------------------------
+
+    def _store_ready(self, node: Node, p: Progress) -> None:
+        ctx = self.ctx
+        cal = self._calibration(node)
+        if cal is None:
+            return
+        while p.next_block is not None and p.got.get(p.next_block) is not None:
+            block = p.next_block
+            entry = p.got.pop(block)
+            assert entry is not None
+            position, entries = entry
+            self._store_block(node, p, cal, block, entries)
+            if block == position[0]:
+                p.read_pos = position  # the block being written: read again when it moves on
+                break
+            p.next_block = (block + 1) % units.LOG_BLOCKS
+            p.done += 1
+            self._done_at.append(time.monotonic())
+            ctx.recorder.store.set_circle(node.mac, last_block=block)
+
+    def _calibration(self, node: Node) -> Calibration | None:
+        return node.calibration
+
+    def _store_block(
+        self, node: Node, p: Progress, cal: Calibration, block: int, entries: list[LogEntry]
+    ) -> None:
+        ctx = self.ctx
+        store = ctx.recorder.store
+        now = datetime.now(UTC)
+        fallback = ctx.settings(node.mac).log_interval * 60
+        good: list[Interval] = []
+        prev_entry: LogEntry | None = None
+        for slot, e in enumerate(entries):
+            if not (e.written and e.valid) or e.when is None:
+                continue
+            production = e.pulses < 0 or (
+                prev_entry is not None and prev_entry.when == e.when and not prev_entry.pulses < 0
+            )
+            prev_entry = e
+            if e.when < EARLIEST or e.when > now + timedelta(days=1):
+                ctx.note(
+                    "warning",
+                    "history",
+                    f"{ctx.name(node)}: implausible log entry set aside "
+                    f"(block {block}, slot {slot}, {units.iso(e.when)})",
+                    node.mac,
+                )
+                continue
+            end = int(e.when.timestamp())
+            prev = p.last_end.get(production)
+            if prev is None or prev >= end:
+                prev = store.last_end_before(node.mac, end, production)
+            span = end - prev if prev is not None and 0 < end - prev <= 3600 else fallback
+            wh = cal.wh(e.pulses, span)
+            wh = max(0.0, -wh) if production else max(0.0, wh)
+            good.append(Interval(node.mac, end - span, end, wh, production, block))
+            p.last_end[production] = end
+        if good:
+            self._note_gaps(node, good)
+            ctx.recorder.add_intervals(good)
+
+    def _note_gaps(self, node: Node, intervals: list[Interval]) -> None:
+        """A hole nothing can fill (the circle's ring moved past it) is noted once, even over restarts."""
+        ctx = self.ctx
+        store = ctx.recorder.store
+        for production in (False, True):
+            ivs = sorted((i for i in intervals if i.production == production), key=lambda i: i.end_ts)
+            if not ivs:
+                continue
+            prev = store.last_end_before(node.mac, ivs[0].end_ts, production)
+            if prev is None or ivs[0].start_ts - prev < 60:
+                continue
+            if store.has_energy_between(node.mac, prev, ivs[0].end_ts, production):
+                continue
+            key = f"gap:{node.mac}:{int(production)}:{prev}"
+            if store.meta(key) is not None:
+                continue
+            store.set_meta(key, str(ivs[0].start_ts))
+            start = units.iso(datetime.fromtimestamp(prev, UTC))
+            end = units.iso(datetime.fromtimestamp(ivs[0].start_ts, UTC))
+            ctx.note(
+                "warning",
+                "gap",
+                f"{ctx.name(node)}: no {'production' if production else 'energy'} "
+                f"data from {start} to {end} (lost from the circle's log)",
+                node.mac,
+            )
+
+
+def _earlier(a: int, b: int, base: int | None) -> int:
+    """The earlier of two ring positions counted from `base`."""
+    if base is None:
+        return a
+    return a if (a - base) % units.LOG_BLOCKS <= (b - base) % units.LOG_BLOCKS else b
