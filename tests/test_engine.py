@@ -9,8 +9,10 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -51,11 +53,20 @@ always_on = true
 
 class Running:
     def __init__(
-        self, folder: Path, url: str, offset: int = 60, extra: str = "", logging: str = "", keep: bool = False
+        self,
+        folder: Path,
+        url: str,
+        offset: int = 60,
+        extra: str = "",
+        logging: str = "",
+        keep: bool = False,
+        prepare: Callable[[virtual.VirtualNetwork], None] | None = None,
     ) -> None:
         if not keep:  # keep=True: the same simulated network as before (a restart)
             virtual.forget(url)
         self.net = virtual.network_for(url)
+        if prepare is not None:
+            prepare(self.net)
         self.config = load_config(write_config(folder, url, extra, logging))
         self.events: list[E.Event] = []
         self.offset = offset
@@ -85,11 +96,11 @@ class Running:
         return Store(self.config.paths.data / DB_NAME, readonly=True)
 
 
-@pytest.fixture
-def run(tmp_path):
+def engine_runs(tmp_path: Path) -> Iterator[Callable[..., Running]]:
+    """Engines started by a test, stopped at its end (the body of each file's `run` fixture)."""
     made: list[Running] = []
 
-    def start(url: str, **kw) -> Running:
+    def start(url: str, **kw: Any) -> Running:
         r = Running(tmp_path, url, **kw)
         made.append(r)
         return r
@@ -98,6 +109,11 @@ def run(tmp_path):
     for r in made:
         if r.thread.is_alive():
             r.close()
+
+
+@pytest.fixture
+def run(tmp_path: Path) -> Iterator[Callable[..., Running]]:
+    yield from engine_runs(tmp_path)
 
 
 def test_samples_status_and_monitor_flag(run, tmp_path) -> None:

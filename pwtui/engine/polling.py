@@ -43,11 +43,14 @@ class Polling:
     def _tick(self) -> None:
         self._arm()
         ts = int(time.time() // self.interval * self.interval)
+        owner = self.ctx.owner
         if self.ctx.link_up:
-            self.ctx.schedule_svc.check_offset()
-            self.poll(ts)
+            # one guarded call per service: one that raises does not cost the others their cycle
+            owner.call_soon_threadsafe(lambda: self.poll(ts), "polling.poll")
+            owner.call_soon_threadsafe(self.ctx.schedule_svc.check_offset, "schedules.check_offset")
+            owner.call_soon_threadsafe(self.info_checks, "polling.info_checks")
         else:
-            self.ctx.publisher.publish()
+            owner.call_soon_threadsafe(self.ctx.publisher.publish, "status.publish")
 
     # --- one slot ---------------------------------------------------------------------------
 
@@ -76,7 +79,6 @@ class Polling:
             if self._reading.get(n.mac, 0) >= 2:
                 continue  # two reads already under way: the link is saturated for this one
             self._read(n, ts, deadline)
-        self.info_checks()
         self._done_one(ts)
 
     def _read(self, node: Node, ts: int, deadline: float) -> None:
