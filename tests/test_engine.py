@@ -27,14 +27,14 @@ from pwtui.store import DB_NAME, Store
 C1, C2, C3 = (virtual.circle_mac(i) for i in (1, 2, 3))
 
 
-def write_config(folder: Path, url: str, extra: str = "", logging: str = "") -> Path:
+def write_config(folder: Path, url: str, extra: str = "", logging: str = "", interval: int = 1) -> Path:
     cfg = folder / "pwtui.toml"
     cfg.write_text(f"""
 [stick]
 port = "{url}"
 timeout = 2.0
 [logging]
-power_interval = 1
+power_interval = {interval}
 {logging}
 [[circle]]
 mac = "{C1}"
@@ -61,19 +61,25 @@ class Running:
         logging: str = "",
         keep: bool = False,
         prepare: Callable[[virtual.VirtualNetwork], None] | None = None,
+        interval: int = 1,
     ) -> None:
         if not keep:  # keep=True: the same simulated network as before (a restart)
             virtual.forget(url)
         self.net = virtual.network_for(url)
         if prepare is not None:
             prepare(self.net)
-        self.config = load_config(write_config(folder, url, extra, logging))
+        self.config = load_config(write_config(folder, url, extra, logging, interval))
         self.events: list[E.Event] = []
+        self.times: list[float] = []  # monotonic arrival time of each event
         self.offset = offset
-        self.engine = Engine(self.config, on_event=self.events.append, utc_offset=lambda: self.offset)
+        self.engine = Engine(self.config, on_event=self._event, utc_offset=lambda: self.offset)
         self.stop = threading.Event()
         self.thread = threading.Thread(target=self.engine.run, args=(self.stop,), daemon=True)
         self.thread.start()
+
+    def _event(self, event: E.Event) -> None:
+        self.times.append(time.monotonic())
+        self.events.append(event)
 
     def wait(self, cond, timeout: float = 15.0, what: str = "") -> None:
         deadline = time.monotonic() + timeout
