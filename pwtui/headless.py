@@ -11,6 +11,7 @@ import logging
 import signal
 import sys
 import threading
+import tomllib
 from pathlib import Path
 
 from . import events as E
@@ -20,6 +21,32 @@ from .engine import Engine
 from .lock import LockHeld, acquire
 
 log = logging.getLogger("pwtui")
+
+
+NO_PORT = (
+    "no stick port configured. Set one with --port (e.g. --port /dev/ttyUSB0, "
+    '--port socket://pi.local:3333) or in pwtui.toml:\n  [stick]\n  port = "/dev/ttyUSB0"\n'
+    "For the demo network: --port 'sim://?circles=8&seed=1&history=30'"
+)
+
+
+def port_configured(args: argparse.Namespace) -> bool:
+    """Whether the user named a port (--port, or `[stick] port` in the config file in use).
+
+    The logger never falls back to a simulated network on its own: it would log
+    made-up data into the data folder as if it were real."""
+    if getattr(args, "port", None):
+        return True
+    path = Path(args.config) if getattr(args, "config", None) else find_config()
+    if path is None:
+        return False
+    try:
+        with path.open("rb") as fh:
+            raw = tomllib.load(fh)
+    except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError):
+        return True  # resolve_config reports what is wrong with the file
+    stick = raw.get("stick")
+    return isinstance(stick, dict) and bool(stick.get("port"))
 
 
 def resolve_config(args: argparse.Namespace) -> Config:
@@ -57,6 +84,8 @@ def main(args: argparse.Namespace) -> int:
         stream=sys.stderr,
     )
     cfg = resolve_config(args)
+    if not port_configured(args):
+        raise UsageError(NO_PORT)
     try:
         lock = acquire(cfg.paths.data)
     except LockHeld as exc:
