@@ -276,3 +276,12 @@ class Store:
 
     def set_meta(self, key: str, value: str) -> None:
         self.db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
+
+    def energy_within(self, mac: str, start_ts: int, end_ts: int, production: bool = False) -> float:
+        """Energy stored for [start, end), counting each overlapping interval pro rata."""
+        row = self.db.execute(
+            "SELECT COALESCE(SUM(wh * (MIN(end_ts, ?) - MAX(start_ts, ?)) * 1.0 / (end_ts - start_ts)), 0) "
+            "FROM energy WHERE mac=? AND production=? AND end_ts>? AND start_ts<? AND end_ts>start_ts",
+            (end_ts, start_ts, mac, int(production), start_ts, end_ts),
+        ).fetchone()
+        return float(row[0])

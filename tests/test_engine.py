@@ -27,7 +27,9 @@ from pwtui.store import DB_NAME, Store
 C1, C2, C3 = (virtual.circle_mac(i) for i in (1, 2, 3))
 
 
-def write_config(folder: Path, url: str, extra: str = "", logging: str = "", interval: int = 1) -> Path:
+def write_config(
+    folder: Path, url: str, extra: str = "", logging: str = "", interval: int = 1, fridge: str = ""
+) -> Path:
     cfg = folder / "pwtui.toml"
     cfg.write_text(f"""
 [stick]
@@ -39,6 +41,7 @@ power_interval = {interval}
 [[circle]]
 mac = "{C1}"
 name = "fridge"
+{fridge}
 [[circle]]
 mac = "{C2}"
 name = "tv"
@@ -62,13 +65,14 @@ class Running:
         keep: bool = False,
         prepare: Callable[[virtual.VirtualNetwork], None] | None = None,
         interval: int = 1,
+        fridge: str = "",
     ) -> None:
         if not keep:  # keep=True: the same simulated network as before (a restart)
             virtual.forget(url)
         self.net = virtual.network_for(url)
         if prepare is not None:
             prepare(self.net)
-        self.config = load_config(write_config(folder, url, extra, logging, interval))
+        self.config = load_config(write_config(folder, url, extra, logging, interval, fridge))
         self.events: list[E.Event] = []
         self.times: list[float] = []  # monotonic arrival time of each event
         self.offset = offset

@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import time
 from concurrent.futures import Future
-from functools import partial
 
 from protocol import messages as M
-from protocol.circle import Circle, CircleInfo, CirclePlus
+from protocol.circle import Circle, CircleInfo, CirclePlus, PowerReading
 from protocol.stick import Priority
 from protocol.units import Calibration
 
+from ..store import Interval
 from .state import Context, Node
 
 
@@ -192,30 +192,54 @@ class Discovery:
             want = [s.log_interval, s.log_interval if s.production else 0]
             if (store.circle(node.mac) or {}).get("info", {}).get("log_intervals") == want:
                 continue
-            circle = node.circle
+            old = (store.circle(node.mac) or {}).get("info", {}).get("log_intervals") or [60, 0]
+            self._set_intervals(node, old, want)
 
-            def done(fut: Future[None], node: Node = node, want: list[int] = want) -> None:
-                try:
-                    fut.result()
-                except Exception as exc:
-                    ctx.note(
-                        "warning",
-                        "settings",
-                        f"cannot set the log interval of {ctx.name(node)}: {exc}",
-                        node.mac,
-                    )
-                    return
-                store.set_circle(node.mac, info={"log_intervals": want})
+    def _set_intervals(self, node: Node, old: list[int], want: list[int]) -> None:
+        """Set the log intervals; a change from hourly keeps the hour so far as a partial interval.
+
+        The circle starts a new interval at the change and never logs the part of
+        the hour before it; its hour counter (from a power reading just before the
+        change) holds that energy, stored with its true length."""
+        ctx = self.ctx
+        store = ctx.recorder.store
+        circle = node.circle
+        partial = old[0] == 60 and want[0] != 60
+
+        def work() -> PowerReading | None:
+            reading = circle.power(Priority.NORMAL) if partial else None
+            circle.set_log_interval(want[0], want[1], Priority.NORMAL)
+            return reading
+
+        def done(fut: Future[PowerReading | None]) -> None:
+            try:
+                reading = fut.result()
+            except Exception as exc:
                 ctx.note(
-                    "info",
-                    "settings",
-                    f"{ctx.name(node)}: log interval {want[0]} min{', production logged' if want[1] else ''}",
-                    node.mac,
+                    "warning", "settings", f"cannot set the log interval of {ctx.name(node)}: {exc}", node.mac
                 )
-
-            ctx.owner.in_worker(
-                partial(circle.set_log_interval, want[0], want[1], Priority.NORMAL), done, "settings"
+                return
+            since = int(time.time())
+            if reading is not None:
+                since = int(reading.time.timestamp())
+                hour = since - since % 3600
+                ivs = [Interval(node.mac, hour, since, reading.wh_hour, False)]
+                if want[1] or old[1]:
+                    ivs.append(Interval(node.mac, hour, since, reading.wh_hour_production, True))
+                if since > hour:
+                    ctx.recorder.add_intervals(ivs)
+            store.set_circle(
+                node.mac,
+                info={"log_intervals": want, "log_intervals_before": old, "log_intervals_since": since},
             )
+            ctx.note(
+                "info",
+                "settings",
+                f"{ctx.name(node)}: log interval {want[0]} min{', production logged' if want[1] else ''}",
+                node.mac,
+            )
+
+        ctx.owner.in_worker(work, done, "settings")
 
     # --- from the stick's reader thread (posted to the owner) ----------------------------------
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import time
 from collections import deque
+from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -185,7 +186,7 @@ class History:
         ctx = self.ctx
         store = ctx.recorder.store
         now = datetime.now(UTC)
-        fallback = ctx.settings(node.mac).log_interval * 60
+        nominal_at = self._intervals(node)
         good: list[Interval] = []
         prev_entry: LogEntry | None = None
         for slot, e in enumerate(entries):
@@ -208,14 +209,37 @@ class History:
             prev = p.last_end.get(production)
             if prev is None or prev >= end:
                 prev = store.last_end_before(node.mac, end, production)
-            span = end - prev if prev is not None and 0 < end - prev <= 3600 else fallback
-            wh = cal.wh(e.pulses, span)
+            # the record holds the pulses of its nominal interval (the setting in force when it
+            # was written); its length runs from the previous record's end, and the part of
+            # the nominal interval already stored (a partial interval at a change) is not
+            # counted twice
+            nominal = nominal_at(end)
+            start = prev if prev is not None and 0 < end - prev <= nominal else end - nominal
+            wh = cal.wh(e.pulses, nominal)
             wh = max(0.0, -wh) if production else max(0.0, wh)
-            good.append(Interval(node.mac, end - span, end, wh, production, block))
+            if start > end - nominal:
+                wh = max(0.0, wh - store.energy_within(node.mac, end - nominal, start, production))
+            good.append(Interval(node.mac, start, end, wh, production, block))
             p.last_end[production] = end
         if good:
             self._note_gaps(node, good)
             ctx.recorder.add_intervals(good)
+
+    def _intervals(self, node: Node) -> Callable[[int], int]:
+        """The circle's log interval (seconds) in force at a time: the one before the last
+        change for records written before it, else the current one."""
+        info = (self.ctx.recorder.store.circle(node.mac) or {}).get("info", {})
+        since = info.get("log_intervals_since")
+        before = info.get("log_intervals_before")
+        current = info.get("log_intervals")
+        default = self.ctx.settings(node.mac).log_interval
+
+        def at(end: int) -> int:
+            if since is not None and before and end <= since:
+                return int(before[0] or 60) * 60
+            return int((current[0] if current else default) or 60) * 60
+
+        return at
 
     def _note_gaps(self, node: Node, intervals: list[Interval]) -> None:
         """A hole nothing can fill (the circle's ring moved past it) is noted once, even over restarts."""
