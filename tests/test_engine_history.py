@@ -108,3 +108,23 @@ def test_node_info_is_not_asked_every_cycle(run) -> None:
     sent = stick.stats.frames_out - before
     polled = (r.cycles() - cycles) * 4  # one power request per circle per cycle
     assert sent <= polled * 1.25 + 4, f"{sent} requests for {polled} power polls"
+
+
+def test_today_is_right_while_old_history_is_still_read(run) -> None:
+    r = run("sim://?circles=2&seed=64&history=30")  # capture timing: the backlog takes seconds
+
+    def today_right_during_catch_up() -> bool:
+        for e in list(r.events):
+            if not isinstance(e, E.CycleUpdate):
+                continue
+            c = e.snapshot.circle(C1)
+            if c is None or not c.history_total or c.history_done >= c.history_total / 2:
+                continue
+            local = e.snapshot.time.astimezone()
+            midnight = local.replace(hour=0, minute=0, second=0, microsecond=0)
+            true = r.net.true_energy_wh(C1, midnight.astimezone(UTC), e.snapshot.time)
+            if c.today_wh == pytest.approx(true, rel=0.05, abs=1.0):
+                return True
+        return False
+
+    r.wait(today_right_during_catch_up, 30, "today right before half the backlog is read")

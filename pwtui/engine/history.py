@@ -40,6 +40,7 @@ class Progress:
     starting: bool = False
     got: dict[int, tuple[tuple[int | None, int | None], list[LogEntry]] | None] = field(default_factory=dict)
     last_end: dict[bool, int] = field(default_factory=dict)
+    today: list[int] = field(default_factory=list)  # read first, so "today" is right at once
 
 
 class History:
@@ -91,6 +92,9 @@ class History:
                     continue
                 assert p.next_ask is not None
                 p.total = p.done + self._behind(p, current, p.next_block)
+                if p.today:
+                    best = (units.LOG_BLOCKS + 1, n, p)
+                    break
                 position = (current, n.info.log_address.slot)
                 pending = (current - p.next_ask) % units.LOG_BLOCKS  # full blocks not yet asked
                 if current not in p.got and p.read_pos != position:
@@ -100,7 +104,10 @@ class History:
             if best is None:
                 return
             _, node, p = best
-            self._ask(node, p)
+            if p.today:
+                self._ask_today(node, p)
+            else:
+                self._ask(node, p)
 
     def _start(self, node: Node, p: Progress, current: int) -> None:
         """Where to begin: after the last block stored, else the oldest block the ring holds."""
@@ -109,6 +116,7 @@ class History:
         last = (self.ctx.recorder.store.circle(node.mac) or {}).get("last_block")
         if last is not None:
             p.next_block = p.next_ask = (last + 1) % units.LOG_BLOCKS
+            self._plan_today(node, p, current)
             return
         p.starting = True
         after = (current + 1) % units.LOG_BLOCKS
@@ -125,9 +133,43 @@ class History:
             p.next_block = p.next_ask = after if wrapped else 0
             todo = (current - p.next_block) % units.LOG_BLOCKS + 1
             ctx.note("info", "history", f"{ctx.name(node)}: reading {todo} log blocks of history", node.mac)
+            self._plan_today(node, p, current)
             self.kick()
 
         ctx.owner.when_done(node.circle.log_block_future(after), probed, "history.start")
+
+    def _plan_today(self, node: Node, p: Progress, current: int) -> None:
+        """With a long backlog, the blocks since local midnight are read first (then again in order)."""
+        assert p.next_block is not None
+        local = datetime.now().astimezone()
+        midnight = local.replace(hour=0, minute=0, second=0, microsecond=0)
+        seconds = (local - midnight).total_seconds()
+        per_record = self._intervals(node)(int(time.time()))
+        records = int(seconds // per_record + 1) * (2 if self.ctx.settings(node.mac).production else 1)
+        blocks = records // 4 + 2
+        if self._behind(p, current, p.next_block) > blocks:
+            p.today = [(current - k) % units.LOG_BLOCKS for k in range(blocks - 1, -1, -1)]
+
+    def _ask_today(self, node: Node, p: Progress) -> None:
+        block = p.today.pop(0)
+        self.in_flight += 1
+        ctx = self.ctx
+        last_end: dict[bool, int] = {}
+
+        def got(fut: Future[M.LogBlockResponse]) -> None:
+            self.in_flight -= 1
+            try:
+                resp = fut.result()
+            except Exception as exc:
+                ctx.mark_offline(node, exc)
+                self.kick()
+                return
+            cal = self._calibration(node)
+            if cal is not None:
+                self._store_block(node, last_end, cal, block, list(resp.entries), gaps=False)
+            self.kick()
+
+        ctx.owner.when_done(node.circle.log_block_future(block), got, "history.today")
 
     def _ask(self, node: Node, p: Progress) -> None:
         assert node.info is not None and p.next_ask is not None
@@ -168,7 +210,7 @@ class History:
             entry = p.got.pop(block)
             assert entry is not None
             position, entries = entry
-            self._store_block(node, p, cal, block, entries)
+            self._store_block(node, p.last_end, cal, block, entries)
             if block == position[0]:
                 p.read_pos = position  # the block being written: read again when it moves on
                 break
@@ -181,7 +223,13 @@ class History:
         return node.calibration
 
     def _store_block(
-        self, node: Node, p: Progress, cal: Calibration, block: int, entries: list[LogEntry]
+        self,
+        node: Node,
+        last_end: dict[bool, int],
+        cal: Calibration,
+        block: int,
+        entries: list[LogEntry],
+        gaps: bool = True,
     ) -> None:
         ctx = self.ctx
         store = ctx.recorder.store
@@ -206,7 +254,7 @@ class History:
                 )
                 continue
             end = int(e.when.timestamp())
-            prev = p.last_end.get(production)
+            prev = last_end.get(production)
             if prev is None or prev >= end:
                 prev = store.last_end_before(node.mac, end, production)
             # the record holds the pulses of its nominal interval (the setting in force when it
@@ -220,9 +268,10 @@ class History:
             if start > end - nominal:
                 wh = max(0.0, wh - store.energy_within(node.mac, end - nominal, start, production))
             good.append(Interval(node.mac, start, end, wh, production, block))
-            p.last_end[production] = end
+            last_end[production] = end
         if good:
-            self._note_gaps(node, good)
+            if gaps:
+                self._note_gaps(node, good)
             ctx.recorder.add_intervals(good)
 
     def _intervals(self, node: Node) -> Callable[[int], int]:
