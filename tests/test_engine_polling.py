@@ -99,3 +99,17 @@ def test_first_sample_within_one_cycle_and_from_the_cached_node_table(tmp_path) 
     assert again.times[i] - again.times[up] <= 2.5, "first sample later than one cycle after link-up"
     live = {c.mac for c in update.snapshot.circles if c.watts is not None}
     assert {C1, c4} <= live, "the cached node table was not polled at once"
+
+
+def test_every_slot_gets_a_sample_under_faults(run) -> None:
+    r = run("sim://?circles=4&seed=45&latency=1&faults=drop=0.05,corrupt=0.01")  # 00E1 after 3 s
+    r.wait(lambda: r.cycles() >= 3, 20, "three cycles")
+    start = int(time.time()) + 1
+    time.sleep(22)
+    end = int(time.time()) - 6  # replies retried near the end may still be on their way
+    r.close()
+    st = r.store()
+    macs = [C1, C2, virtual.circle_mac(3), virtual.circle_mac(4)]
+    kept = sum(len({ts for _, ts, _ in st.power_samples([m], start, end)}) for m in macs)
+    slots = (end - start) * len(macs)
+    assert kept >= 0.97 * slots, f"{kept} of {slots} slots kept"

@@ -31,6 +31,9 @@ class Polling:
         self._open: dict[int, int] = {}  # slot ts -> reads still under way
         self.slots_done = 0
         self._reading: dict[str, int] = {}  # mac -> reads under way
+        # a read whose reply was lost lasts up to timeout × attempts; slots go on meanwhile
+        stick = ctx.config.stick
+        self.max_reads = max(2, math.ceil(stick.timeout * (stick.retries + 1) / self.interval))
 
     def start(self) -> None:
         self._arm()
@@ -76,8 +79,8 @@ class Polling:
                 todo.append(n)
         self._open[ts] = self._open.get(ts, 0) + 1
         for n in todo:
-            if self._reading.get(n.mac, 0) >= 2:
-                continue  # two reads already under way: the link is saturated for this one
+            if self._reading.get(n.mac, 0) >= self.max_reads:
+                continue  # as many reads under way as its retries can take: this one waits
             self._read(n, ts, deadline)
         self._done_one(ts)
 
