@@ -12,6 +12,7 @@ import signal
 import sys
 import threading
 import tomllib
+from collections.abc import Callable
 from pathlib import Path
 
 from . import events as E
@@ -77,6 +78,15 @@ def _log_event(event: E.Event) -> None:
         log.debug("cycle: %d/%d circles online, %.1f W in total", online, len(snap.circles), total)
 
 
+def start_services(cfg: Config, engine: Engine) -> list[Callable[[], None]]:
+    """Services beside the engine that the stick owner runs (control socket, MQTT bridge).
+
+    Each one started here appends its stop function; they are stopped in reverse
+    order after the engine."""
+    stops: list[Callable[[], None]] = []
+    return stops
+
+
 def main(args: argparse.Namespace) -> int:
     logging.basicConfig(
         level=getattr(logging, args.log_level, logging.INFO),
@@ -106,9 +116,16 @@ def main(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, _stop)
     engine = Engine(cfg, on_event=_log_event)
     log.info("pwtui logger on %s, data in %s", cfg.stick.port, cfg.paths.data)
+    stops: list[Callable[[], None]] = []
     try:
+        stops = start_services(cfg, engine)
         engine.run(stop)
     finally:
+        for stop_service in reversed(stops):
+            try:
+                stop_service()
+            except Exception:
+                log.exception("stopping a service failed")
         lock.release()
     log.info("stopped")
     return 0
