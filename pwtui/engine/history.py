@@ -26,7 +26,7 @@ from ..store import Interval
 from .state import Context, Node
 
 EARLIEST = datetime(2005, 1, 1, tzinfo=UTC)
-IN_FLIGHT = 8  # log-block requests under way at once (the stick's window)
+IN_FLIGHT = 24  # log-block requests handed to the stick at once: its queue never runs dry
 RATE_WINDOW_S = 30.0
 
 
