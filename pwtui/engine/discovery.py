@@ -219,13 +219,27 @@ class Discovery:
                     "warning", "settings", f"cannot set the log interval of {ctx.name(node)}: {exc}", node.mac
                 )
                 return
-            since = int(time.time())
+            now = int(time.time())
+            since = now - now % (want[0] * 60)  # the circle's first new interval starts here
             if reading is not None:
-                since = int(reading.time.timestamp())
+                t = reading.time.timestamp()
+                since = int(t - t % (want[0] * 60))
                 hour = since - since % 3600
-                ivs = [Interval(node.mac, hour, since, reading.wh_hour, False)]
+                # the hour counter runs up to the reading; the part after `since` is in the
+                # circle's first new record, so it comes off (at the 8-s power of the moment)
+                after = (t - since) / 3600.0
+                ivs = [
+                    Interval(
+                        node.mac,
+                        hour,
+                        since,
+                        max(0.0, reading.wh_hour - max(0.0, reading.watts_8s) * after),
+                        False,
+                    )
+                ]
                 if want[1] or old[1]:
-                    ivs.append(Interval(node.mac, hour, since, reading.wh_hour_production, True))
+                    produced = max(0.0, reading.wh_hour_production - max(0.0, -reading.watts_8s) * after)
+                    ivs.append(Interval(node.mac, hour, since, produced, True))
                 if since > hour:
                     ctx.recorder.add_intervals(ivs)
             store.set_circle(
