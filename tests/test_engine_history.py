@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import json
 import time
@@ -128,3 +129,33 @@ def test_today_is_right_while_old_history_is_still_read(run) -> None:
         return False
 
     r.wait(today_right_during_catch_up, 30, "today right before half the backlog is read")
+
+
+def test_cached_calibration_and_node_info_are_dropped_when_a_circle_is_replaced(tmp_path) -> None:
+    url = "sim://?circles=2&seed=65&latency=0"
+    first = Running(tmp_path, url)
+    db = tmp_path / "data" / DB_NAME
+
+    def cached() -> dict:
+        if not db.exists():
+            return {}
+        st = Store(db, readonly=True)
+        try:
+            return (st.circle(C1) or {}).get("info", {})
+        finally:
+            st.close()
+
+    first.wait(lambda: "calibration" in cached() and "log_intervals" in cached() and "model" in cached(), 15)
+    first.close()
+    old = cached()["calibration"]
+    c = first.net.circles[C1]
+    c.calibration = dataclasses.replace(c.calibration, gain_a=c.calibration.gain_a * 1.01)  # another plug
+    again = Running(tmp_path, url, keep=True)
+    again.wait(
+        lambda: any(isinstance(e, E.EngineLog) and "circle replaced" in e.message for e in again.events), 15
+    )
+    again.wait(lambda: "log_intervals" in cached() and cached()["calibration"] != old, 15, "settings again")
+    again.close()
+    assert any(
+        isinstance(e, E.EngineLog) and e.mac == C1 and "log interval" in e.message for e in again.events
+    ), "the replaced circle's log interval was not set again"
