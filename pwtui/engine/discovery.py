@@ -132,6 +132,7 @@ class Discovery:
                 ctx.mark_offline(node, exc)
                 return
             before = node.relay
+            node.failures = 0
             node.info = info
             node.info_at = time.time()
             node.relay = info.relay

@@ -192,6 +192,7 @@ class History:
                 ctx.mark_offline(node, exc)
                 self.kick()
                 return
+            node.failures = 0
             p.got[block] = (position, list(resp.entries))
             self._store_ready(node, p)
             self.kick()

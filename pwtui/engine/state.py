@@ -36,6 +36,7 @@ log = logging.getLogger("pwtui.engine")
 SPARK_POINTS = 60
 RETRY_FIRST_S = 10.0  # an offline circle is asked again after 10 s, doubling …
 RETRY_MAX_S = 300.0  # … up to 5 minutes
+OFFLINE_AFTER = 2  # failed requests in a row before an answering circle counts as offline
 
 
 @dataclass
@@ -165,12 +166,17 @@ class Context:
         return [n for n in self.nodes.values() if n.online]
 
     def mark_offline(self, node: Node, exc: BaseException | None) -> None:
-        """A circle that does not answer: noted once, then probed on a backoff."""
+        """A circle that does not answer: noted once, then probed on a backoff.
+
+        A circle that was answering goes offline only after two failures in a row: one
+        request lost after all the driver's retries is bad luck, not an unplugged circle."""
         from protocol.errors import LinkDown
 
         if isinstance(exc, LinkDown) or not self.link_up:
             return
         node.failures += 1
+        if node.online and node.failures < OFFLINE_AFTER:
+            return
         if node.online or not node.noted_offline:
             self.note("warning", "offline", f"circle {self.name(node)} does not answer: {exc}", node.mac)
             node.backoff = RETRY_FIRST_S
