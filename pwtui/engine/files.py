@@ -136,12 +136,14 @@ class Files:
             ):
                 return f"log_interval must be 1…60 minutes, not {value!r}"
             clean[key] = value
+        node = self.ctx.nodes.get(mac)
+        if self.ctx.row(mac) is None and node is not None and node.relay is not None:
+            clean["switch_state"] = node.relay  # a new row keeps the relay as it is: no surprise switch
         try:
             self.update(mac, **clean)
         except ControlFileError as exc:
             return str(exc)
         self.check(force=True)
-        node = self.ctx.nodes.get(mac)
         if node is not None and node.online and node.initialised:
             self.ctx.discovery.apply_static([node])
         return None
