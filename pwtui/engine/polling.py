@@ -68,19 +68,27 @@ class Polling:
         now = time.monotonic()
         deadline = now + self.interval - MARGIN_S
         todo = []
+        # probes of offline circles wait for a reply (or 00E1) for long: only a quarter of
+        # the stick's window goes to them, so the circles that answer keep their slots
+        probes = sum(1 for n in ctx.nodes.values() if n.probing)
+        max_probes = max(1, ctx.config.stick.window // 4)
         for n in nodes if nodes is not None else list(ctx.nodes.values()):
             if not ctx.settings(n.mac).monitor and n.initialised:
                 continue
-            if n.online or not n.noted_offline:
-                todo.append(n)
-            elif n.retry_at <= now and not n.probing:
+            under_way = self._reading.get(n.mac, 0)
+            if n.online:
+                if under_way < self.max_reads:  # as many reads as its retries can take
+                    todo.append(n)
+            elif not n.noted_offline:
+                if under_way == 0:  # first contact: one read at a time
+                    todo.append(n)
+            elif n.retry_at <= now and not n.probing and probes < max_probes:
+                probes += 1
                 n.probing = True
                 n.schedule_retry(now)
                 todo.append(n)
         self._open[ts] = self._open.get(ts, 0) + 1
         for n in todo:
-            if self._reading.get(n.mac, 0) >= self.max_reads:
-                continue  # as many reads under way as its retries can take: this one waits
             self._read(n, ts, deadline)
         self._done_one(ts)
 
