@@ -1,31 +1,30 @@
 """History catch-up: the circles' log buffers read at link speed, in the background.
 
-Log-block requests go at BACKGROUND priority and keep the link full (a few
-always in flight), so the power polls (NORMAL priority) go first and history
+Log-block requests go at BACKGROUND priority and keep the stick's queue
+supplied, so the power polls (NORMAL priority) go first and history
 takes the capacity they leave.  Blocks are stored in order per circle; fully
 written blocks are read once, the block being written is read again when its
-write position moved.  Each interval's length comes from the circle's own
-timestamps (the previous record's end), not from the current setting.
+write position moved; with a long backlog the blocks since local midnight are
+read first, so "today" is right at once.  Records become intervals in
+intervals.py.
 """
 
 from __future__ import annotations
 
 import time
 from collections import deque
-from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 
 from protocol import messages as M
 from protocol import units
 from protocol.fields import LogEntry
 from protocol.units import Calibration
 
-from ..store import Interval
+from .intervals import interval_at, store_block
 from .state import Context, Node
 
-EARLIEST = datetime(2005, 1, 1, tzinfo=UTC)
 IN_FLIGHT = 24  # log-block requests handed to the stick at once: its queue never runs dry
 RATE_WINDOW_S = 30.0
 
@@ -144,7 +143,7 @@ class History:
         local = datetime.now().astimezone()
         midnight = local.replace(hour=0, minute=0, second=0, microsecond=0)
         seconds = (local - midnight).total_seconds()
-        per_record = self._intervals(node)(int(time.time()))
+        per_record = interval_at(self.ctx, node)(int(time.time()))
         records = int(seconds // per_record + 1) * (2 if self.ctx.settings(node.mac).production else 1)
         blocks = records // 4 + 2
         if self._behind(p, current, p.next_block) > blocks:
@@ -166,7 +165,7 @@ class History:
                 return
             cal = self._calibration(node)
             if cal is not None:
-                self._store_block(node, last_end, cal, block, list(resp.entries), gaps=False)
+                store_block(self.ctx, node, last_end, cal, block, list(resp.entries), gaps=False)
             self.kick()
 
         ctx.owner.when_done(node.circle.log_block_future(block), got, "history.today")
@@ -211,7 +210,7 @@ class History:
             entry = p.got.pop(block)
             assert entry is not None
             position, entries = entry
-            self._store_block(node, p.last_end, cal, block, entries)
+            store_block(self.ctx, node, p.last_end, cal, block, entries)
             if block == position[0]:
                 p.read_pos = position  # the block being written: read again when it moves on
                 break
@@ -222,101 +221,6 @@ class History:
 
     def _calibration(self, node: Node) -> Calibration | None:
         return node.calibration
-
-    def _store_block(
-        self,
-        node: Node,
-        last_end: dict[bool, int],
-        cal: Calibration,
-        block: int,
-        entries: list[LogEntry],
-        gaps: bool = True,
-    ) -> None:
-        ctx = self.ctx
-        store = ctx.recorder.store
-        now = datetime.now(UTC)
-        nominal_at = self._intervals(node)
-        good: list[Interval] = []
-        prev_entry: LogEntry | None = None
-        for slot, e in enumerate(entries):
-            if not (e.written and e.valid) or e.when is None:
-                continue
-            production = e.pulses < 0 or (
-                prev_entry is not None and prev_entry.when == e.when and not prev_entry.pulses < 0
-            )
-            prev_entry = e
-            if e.when < EARLIEST or e.when > now + timedelta(days=1):
-                ctx.note(
-                    "warning",
-                    "history",
-                    f"{ctx.name(node)}: implausible log entry set aside "
-                    f"(block {block}, slot {slot}, {units.iso(e.when)})",
-                    node.mac,
-                )
-                continue
-            end = int(e.when.timestamp())
-            prev = last_end.get(production)
-            if prev is None or prev >= end:
-                prev = store.last_end_before(node.mac, end, production)
-            # the record holds the pulses of its nominal interval (the setting in force when it
-            # was written); its length runs from the previous record's end, and the part of
-            # the nominal interval already stored (a partial interval at a change) is not
-            # counted twice
-            nominal = nominal_at(end)
-            start = prev if prev is not None and 0 < end - prev <= nominal else end - nominal
-            wh = cal.wh(e.pulses, nominal)
-            wh = max(0.0, -wh) if production else max(0.0, wh)
-            if start > end - nominal:
-                wh = max(0.0, wh - store.energy_within(node.mac, end - nominal, start, production))
-            good.append(Interval(node.mac, start, end, wh, production, block))
-            last_end[production] = end
-        if good:
-            if gaps:
-                self._note_gaps(node, good)
-            ctx.recorder.add_intervals(good)
-
-    def _intervals(self, node: Node) -> Callable[[int], int]:
-        """The circle's log interval (seconds) in force at a time: the one before the last
-        change for records written before it, else the current one."""
-        info = (self.ctx.recorder.store.circle(node.mac) or {}).get("info", {})
-        since = info.get("log_intervals_since")
-        before = info.get("log_intervals_before")
-        current = info.get("log_intervals")
-        default = self.ctx.settings(node.mac).log_interval
-
-        def at(end: int) -> int:
-            if since is not None and before and end <= since:
-                return int(before[0] or 60) * 60
-            return int((current[0] if current else default) or 60) * 60
-
-        return at
-
-    def _note_gaps(self, node: Node, intervals: list[Interval]) -> None:
-        """A hole nothing can fill (the circle's ring moved past it) is noted once, even over restarts."""
-        ctx = self.ctx
-        store = ctx.recorder.store
-        for production in (False, True):
-            ivs = sorted((i for i in intervals if i.production == production), key=lambda i: i.end_ts)
-            if not ivs:
-                continue
-            prev = store.last_end_before(node.mac, ivs[0].end_ts, production)
-            if prev is None or ivs[0].start_ts - prev < 60:
-                continue
-            if store.has_energy_between(node.mac, prev, ivs[0].end_ts, production):
-                continue
-            key = f"gap:{node.mac}:{int(production)}:{prev}"
-            if store.meta(key) is not None:
-                continue
-            store.set_meta(key, str(ivs[0].start_ts))
-            start = units.iso(datetime.fromtimestamp(prev, UTC))
-            end = units.iso(datetime.fromtimestamp(ivs[0].start_ts, UTC))
-            ctx.note(
-                "warning",
-                "gap",
-                f"{ctx.name(node)}: no {'production' if production else 'energy'} "
-                f"data from {start} to {end} (lost from the circle's log)",
-                node.mac,
-            )
 
 
 def _earlier(a: int, b: int, base: int | None) -> int:
