@@ -98,7 +98,8 @@ class Discovery:
                 ctx.polling.poll(ctx.polling.slot_now(), added)
             ctx.files.check(force=True)  # rows of circles found just now are accepted now
 
-        ctx.owner.in_worker(lambda: cp.node_table(Priority.NORMAL), done, "discovery.node_table")
+        # BACKGROUND: the first power polls of the circles known already go first
+        ctx.owner.in_worker(lambda: cp.node_table(Priority.BACKGROUND), done, "discovery.node_table")
 
     # --- per circle ---------------------------------------------------------------------------
 

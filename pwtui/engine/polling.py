@@ -75,40 +75,58 @@ class Polling:
         for n in nodes if nodes is not None else list(ctx.nodes.values()):
             if not ctx.settings(n.mac).monitor and n.initialised:
                 continue
-            under_way = self._reading.get(n.mac, 0)
             if n.online:
-                if under_way < self.max_reads:  # as many reads as its retries can take
+                if self._reading.get(n.mac, 0) < self.max_reads:  # as many reads as its retries take
                     todo.append(n)
-            elif not n.noted_offline:
-                if under_way == 0:  # first contact: one read at a time
-                    todo.append(n)
-            elif n.retry_at <= now and not n.probing and probes < max_probes:
+            elif n.noted_offline and n.retry_at <= now and not n.probing and probes < max_probes:
                 probes += 1
                 n.probing = True
                 n.schedule_retry(now)
                 todo.append(n)
+        todo += self._firsts()
         self._open[ts] = self._open.get(ts, 0) + 1
         for n in todo:
             self._read(n, ts, deadline)
         self._done_one(ts)
 
+    def _firsts(self) -> list[Node]:
+        """Circles never heard from, one read each, together below half the stick's window.
+
+        One of them may be unplugged: its request holds a window place through all its
+        retries (and the driver sends nothing while the window is full)."""
+        ctx = self.ctx
+        waiting = [n for n in ctx.nodes.values() if not n.online and not n.noted_offline]
+        busy = sum(1 for n in waiting if self._reading.get(n.mac))
+        room = max(1, ctx.config.stick.window // 2) - busy
+        return [n for n in waiting if not self._reading.get(n.mac)][: max(0, room)]
+
+    def _more_firsts(self) -> None:
+        """A first contact finished: the next one starts now, not at the next slot."""
+        if not self.ctx.link_up:
+            return
+        ts = self.slot_now()
+        deadline = time.monotonic() + self.interval - MARGIN_S
+        self._open[ts] = self._open.get(ts, 0) + 1
+        for n in self._firsts():
+            self._read(n, ts, deadline)
+        self._done_one(ts)
+
     def _read(self, node: Node, ts: int, deadline: float) -> None:
         ctx = self.ctx
+        first = not node.online and not node.noted_offline
         self._open[ts] = self._open.get(ts, 0) + 1
         self._reading[node.mac] = self._reading.get(node.mac, 0) + 1
         cal_fut = node.circle.calibration_future(Priority.NORMAL)
 
         def failed(exc: BaseException) -> None:
             self._reading[node.mac] -= 1
-            if (
-                not isinstance(exc, LinkDown)
-                and time.monotonic() < deadline
-                and (node.online or not node.noted_offline)
-            ):
+            if not isinstance(exc, LinkDown) and time.monotonic() < deadline and node.online:
                 self._read(node, ts, deadline)  # asked again within its slot
             else:
                 node.probing = False
                 ctx.mark_offline(node, exc)
+            if first:
+                ctx.owner.call_soon_threadsafe(self._more_firsts, "polling.first")
             self._done_one(ts)
 
         def got_power(fut: Future[PowerReading]) -> None:
@@ -119,6 +137,8 @@ class Polling:
                 return
             self._reading[node.mac] -= 1
             self._reading_in(node, ts, r)
+            if first:
+                ctx.owner.call_soon_threadsafe(self._more_firsts, "polling.first")
             self._done_one(ts)
 
         def got_cal(fut: Future[Calibration]) -> None:
