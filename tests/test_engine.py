@@ -28,13 +28,19 @@ C1, C2, C3 = (virtual.circle_mac(i) for i in (1, 2, 3))
 
 
 def write_config(
-    folder: Path, url: str, extra: str = "", logging: str = "", interval: int = 1, fridge: str = ""
+    folder: Path,
+    url: str,
+    extra: str = "",
+    logging: str = "",
+    interval: int = 1,
+    fridge: str = "",
+    timeout: float = 2.0,
 ) -> Path:
     cfg = folder / "pwtui.toml"
     cfg.write_text(f"""
 [stick]
 port = "{url}"
-timeout = 2.0
+timeout = {timeout}
 [logging]
 power_interval = {interval}
 {logging}
@@ -66,13 +72,14 @@ class Running:
         prepare: Callable[[virtual.VirtualNetwork], None] | None = None,
         interval: int = 1,
         fridge: str = "",
+        timeout: float = 2.0,
     ) -> None:
         if not keep:  # keep=True: the same simulated network as before (a restart)
             virtual.forget(url)
         self.net = virtual.network_for(url)
         if prepare is not None:
             prepare(self.net)
-        self.config = load_config(write_config(folder, url, extra, logging, interval, fridge))
+        self.config = load_config(write_config(folder, url, extra, logging, interval, fridge, timeout))
         self.events: list[E.Event] = []
         self.times: list[float] = []  # monotonic arrival time of each event
         self.offset = offset

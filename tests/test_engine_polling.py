@@ -114,3 +114,20 @@ def test_every_slot_gets_a_sample_under_faults(run) -> None:
     kept = sum(len({ts for _, ts, _ in st.power_samples([m], start, end)}) for m in macs)
     slots = (end - start) * len(macs)
     assert kept >= 0.95 * slots, f"{kept} of {slots} slots kept"
+
+
+def test_more_unplugged_circles_than_the_stick_window_do_not_stall_the_start(run) -> None:
+    unplugged = [virtual.circle_mac(i) for i in range(1, 10)]  # nine, asked first: more than the window
+
+    def unplug(net: virtual.VirtualNetwork) -> None:
+        for mac in unplugged:
+            net.set_online(mac, False)
+
+    # 00E1 after 3 s (latency>0) comes before the reply timeout (10 s, the default)
+    r = run("sim://?circles=16&seed=46&latency=1", prepare=unplug, timeout=10.0)
+    online = [virtual.circle_mac(i) for i in range(10, 17)]
+    r.wait(
+        lambda: all((c := r.engine.snapshot().circle(m)) is not None and c.online for m in online),
+        45,  # nine unplugged circles asked first take 3 × 3 s each, four at a time
+        "the circles that answer online",
+    )
