@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -131,3 +132,31 @@ def test_a_service_raising_is_logged_and_logging_goes_on(run) -> None:
     r.close()
     assert any(ev.kind == "engine" for ev in r.store().events(limit=500))
     assert len({ts for _, ts, _ in r.store().power_samples([C1])}) >= 4
+
+
+def test_commands_from_many_threads_are_answered_once_on_the_owner_thread(run) -> None:
+    r = run("sim://?circles=3&seed=37&latency=0")
+    r.wait(lambda: r.cycles() >= 1 and r.engine.snapshot().link.up)
+    ids: list[int] = []
+    lock = threading.Lock()
+    answered_on: list[threading.Thread] = []
+    r.engine.add_listener(
+        lambda e: answered_on.append(threading.current_thread()) if isinstance(e, E.CommandResult) else None
+    )
+
+    def send() -> None:
+        for cmd in (E.ReadPower(C1), E.Switch(C3, False), E.ReadPower(C2), E.SetControl(C2, (("x", 1),))):
+            cid = r.engine.submit(cmd)
+            with lock:
+                ids.append(cid)
+
+    threads = [threading.Thread(target=send) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    r.wait(lambda: sum(isinstance(e, E.CommandResult) for e in list(r.events)) >= len(ids), 10, "answers")
+    answers = [e for e in list(r.events) if isinstance(e, E.CommandResult)]
+    assert sorted(a.command_id for a in answers) == sorted(ids)
+    assert sum(a.ok for a in answers) == len(ids) // 2  # the reads; always-on and "x" refused
+    assert set(answered_on) == {r.thread}, "commands ran outside the owner thread"
