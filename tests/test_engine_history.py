@@ -28,7 +28,7 @@ def caught_up(r: Running, mac: str) -> bool:
 
 
 def test_interval_change_from_hourly_keeps_every_interval_true(tmp_path) -> None:
-    url = "sim://?circles=2&seed=61&latency=0&history=1"
+    url = "sim://?circles=2&seed=61&latency=0&history=1.1"  # 26 hourly records: the last block half full
     first = Running(tmp_path, url)
     first.wait(lambda: caught_up(first, C1), 20, "history caught up")
     first.close()
