@@ -262,6 +262,16 @@ class Circle:
         when = units.to_utc(when) if when else datetime.now(UTC)
         self._wait(self._ask(M.ClockSetRequest.at(self.mac, when), priority))
 
+    def set_log_interval(
+        self, consumption: int, production: int = 0, priority: Priority | int = Priority.NORMAL
+    ) -> None:
+        """Minutes between the circle's own log records (0057); production 0 logs none."""
+        self._wait(
+            self._ask(
+                M.LogIntervalRequest(mac=self.mac, consumption=consumption, production=production), priority
+            )
+        )
+
     def ping(self, priority: Priority | int = Priority.NORMAL) -> PingResult:
         r = self._wait(self._ask_for(M.PingRequest(mac=self.mac), M.PingResponse, priority))
         return PingResult(self.mac, r.rssi_in, r.rssi_out, r.ping_ms)

@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
 
+MqttState = Literal["off", "connected", "retrying"]  # the owner's broker connection
+
 # --- state ---------------------------------------------------------------------
 
 
@@ -53,6 +55,7 @@ class CircleStatus:
     in_control: bool = True  # False: no row in plugwise_control.csv, never switched by the engine
     rssi_in: int | None = None  # signal strength in dBm (000E), when known
     rssi_out: int | None = None
+    schedule_since: datetime | None = None  # when the uploaded schedule came in force
 
 
 @dataclass(frozen=True)
@@ -77,7 +80,7 @@ class Snapshot:
     manual_switch: Literal["keep_schedule", "disable_schedule"] = "keep_schedule"
     node_table: tuple[tuple[int, str], ...] = ()  # (index, mac) of the Circle+ table
     joining: tuple[str, ...] = ()  # MACs advertising to join
-    mqtt: Literal["off", "connected", "retrying"] = "off"  # broker connection of the owner
+    mqtt: MqttState = "off"  # broker connection of the owner
     history_eta_s: float | None = None  # seconds until the history catch-up is done
     pid: int | None = None  # the stick owner's process
 

@@ -20,10 +20,11 @@ def _dt(text: str | None) -> datetime | None:
     return datetime.fromisoformat(text.replace("Z", "+00:00")) if text else None
 
 
-def to_json(snapshot: Snapshot, pid: int | None = None) -> dict[str, Any]:
+def to_json(snapshot: Snapshot, pid: int | None = None, running: bool = True) -> dict[str, Any]:
     link = snapshot.link
     return {
         "pid": pid if pid is not None else os.getpid(),
+        "running": running,
         "updated": units.iso(snapshot.time),
         "port": link.port,
         "link": "up" if link.up else "down",
@@ -54,17 +55,33 @@ def to_json(snapshot: Snapshot, pid: int | None = None) -> dict[str, Any]:
                 "pending": c.pending,
                 "history_done": c.history_done,
                 "history_total": c.history_total,
+                "in_control": c.in_control,
+                "schedule_since": units.iso(c.schedule_since),
                 "recent_watts": [round(w, 1) for w in c.recent_watts[-30:]],
             }
             for c in snapshot.circles
         ],
         "node_table": [list(e) for e in snapshot.node_table],
         "joining": list(snapshot.joining),
+        "history_eta_s": None if snapshot.history_eta_s is None else round(snapshot.history_eta_s, 1),
     }
 
 
-def write_status(path: Path, snapshot: Snapshot, pid: int | None = None) -> None:
-    write_atomic(path, json.dumps(to_json(snapshot, pid), indent=1))
+def write_status(
+    path: Path, snapshot: Snapshot, pid: int | None = None, *, running: bool = True, fsync: bool = True
+) -> None:
+    """Replace status.json atomically; `fsync=False` skips the disk sync (SD cards: once a minute)."""
+    text = json.dumps(to_json(snapshot, pid, running), indent=1)
+    if fsync:
+        write_atomic(path, text)
+        return
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 def read_status(path: Path) -> tuple[Snapshot, int | None]:
@@ -102,6 +119,8 @@ def read_status(path: Path) -> tuple[Snapshot, int | None]:
                 pending=c.get("pending"),
                 history_done=c.get("history_done", 0),
                 history_total=c.get("history_total", 0),
+                in_control=bool(c.get("in_control", True)),
+                schedule_since=_dt(c.get("schedule_since")),
                 recent_watts=tuple(c.get("recent_watts", ())),
             )
         )
@@ -112,5 +131,7 @@ def read_status(path: Path) -> tuple[Snapshot, int | None]:
         manual_switch=data.get("manual_switch", "keep_schedule"),
         node_table=tuple((int(i), m) for i, m in data.get("node_table", [])),
         joining=tuple(data.get("joining", [])),
+        history_eta_s=data.get("history_eta_s"),
+        pid=data.get("pid"),
     )
     return snap, data.get("pid")

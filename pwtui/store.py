@@ -16,12 +16,12 @@ from __future__ import annotations
 import json
 import logging
 import sqlite3
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .backlog import MAX_ROWS, RETRY_MAX_S, RETRY_MIN_S, Backlog
+from .backlog import MAX_ROWS, RETRY_MAX_S, RETRY_MIN_S, Backlog, Op
 from .storewrite import WritePath
 
 log = logging.getLogger("pwtui.store")
@@ -324,3 +324,38 @@ class Store(WritePath):
         rows = [(f"mqtt_energy:{mac}", str(ts)) for mac, ts in marks.items()]
         with self.db:  # its own connection: a plain transaction, not the engine's batching
             self.db.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)", rows)
+
+    # --- engine queries (the engine runs no SQL of its own) --------------------------------
+
+    def circle_macs(self) -> list[str]:
+        """Every circle the store has met: the cached node table for a fast start."""
+        return [m for (m,) in self.db.execute("SELECT mac FROM circles ORDER BY mac")]
+
+    def has_energy_between(self, mac: str, after_ts: int, before_ts: int, production: bool = False) -> bool:
+        """Whether any interval ends strictly between the two times."""
+        row = self.db.execute(
+            "SELECT 1 FROM energy WHERE mac=? AND production=? AND end_ts>? AND end_ts<? LIMIT 1",
+            (mac, int(production), after_ts, before_ts),
+        ).fetchone()
+        return row is not None
+
+    def forget_cache(self, mac: str, keys: Iterable[str]) -> None:
+        """Drop cached node facts (calibration, node info) of a circle that was replaced
+        (a write: held back like every other while another process has the lock)."""
+        self._write([Op("forget", (mac, tuple(keys)))])
+
+    def meta(self, key: str) -> str | None:
+        row = self.db.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def set_meta(self, key: str, value: str) -> None:
+        self._write([Op("meta", (key, value))])
+
+    def energy_within(self, mac: str, start_ts: int, end_ts: int, production: bool = False) -> float:
+        """Energy stored for [start, end), counting each overlapping interval pro rata."""
+        row = self.db.execute(
+            "SELECT COALESCE(SUM(wh * (MIN(end_ts, ?) - MAX(start_ts, ?)) * 1.0 / (end_ts - start_ts)), 0) "
+            "FROM energy WHERE mac=? AND production=? AND end_ts>? AND start_ts<? AND end_ts>start_ts",
+            (end_ts, start_ts, mac, int(production), start_ts, end_ts),
+        ).fetchone()
+        return float(row[0])

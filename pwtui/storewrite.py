@@ -150,6 +150,10 @@ class WritePath:
             self.db.execute("INSERT INTO events (ts, mac, kind, message) VALUES (?, ?, ?, ?)", op.row)
         elif op.kind == "circle":
             self._apply_circle(*op.row)
+        elif op.kind == "meta":
+            self.db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", op.row)
+        elif op.kind == "forget":
+            self._apply_forget(*op.row)
         else:
             raise ValueError(op.kind)
 
@@ -233,6 +237,15 @@ class WritePath:
                 updated,
             ),
         )
+
+    def _apply_forget(self, mac: str, keys: tuple[str, ...]) -> None:
+        row = self.db.execute("SELECT info FROM circles WHERE mac=?", (mac,)).fetchone()
+        if row is None or not row[0]:
+            return
+        info = json.loads(row[0])
+        for k in keys:
+            info.pop(k, None)
+        self.db.execute("UPDATE circles SET info=? WHERE mac=?", (json.dumps(info), mac))
 
     def _held_circle_ops(self, mac: str) -> list[Op]:
         """set_circle rows for `mac` that the database does not show (held back)."""

@@ -9,8 +9,10 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -25,18 +27,27 @@ from pwtui.store import DB_NAME, Store
 C1, C2, C3 = (virtual.circle_mac(i) for i in (1, 2, 3))
 
 
-def write_config(folder: Path, url: str, extra: str = "", logging: str = "") -> Path:
+def write_config(
+    folder: Path,
+    url: str,
+    extra: str = "",
+    logging: str = "",
+    interval: int = 1,
+    fridge: str = "",
+    timeout: float = 2.0,
+) -> Path:
     cfg = folder / "pwtui.toml"
     cfg.write_text(f"""
 [stick]
 port = "{url}"
-timeout = 2.0
+timeout = {timeout}
 [logging]
-power_interval = 1
+power_interval = {interval}
 {logging}
 [[circle]]
 mac = "{C1}"
 name = "fridge"
+{fridge}
 [[circle]]
 mac = "{C2}"
 name = "tv"
@@ -50,16 +61,36 @@ always_on = true
 
 
 class Running:
-    def __init__(self, folder: Path, url: str, offset: int = 60, extra: str = "", logging: str = "") -> None:
-        virtual.forget(url)
+    def __init__(
+        self,
+        folder: Path,
+        url: str,
+        offset: int = 60,
+        extra: str = "",
+        logging: str = "",
+        keep: bool = False,
+        prepare: Callable[[virtual.VirtualNetwork], None] | None = None,
+        interval: int = 1,
+        fridge: str = "",
+        timeout: float = 2.0,
+    ) -> None:
+        if not keep:  # keep=True: the same simulated network as before (a restart)
+            virtual.forget(url)
         self.net = virtual.network_for(url)
-        self.config = load_config(write_config(folder, url, extra, logging))
+        if prepare is not None:
+            prepare(self.net)
+        self.config = load_config(write_config(folder, url, extra, logging, interval, fridge, timeout))
         self.events: list[E.Event] = []
+        self.times: list[float] = []  # monotonic arrival time of each event
         self.offset = offset
-        self.engine = Engine(self.config, on_event=self.events.append, utc_offset=lambda: self.offset)
+        self.engine = Engine(self.config, on_event=self._event, utc_offset=lambda: self.offset)
         self.stop = threading.Event()
         self.thread = threading.Thread(target=self.engine.run, args=(self.stop,), daemon=True)
         self.thread.start()
+
+    def _event(self, event: E.Event) -> None:
+        self.times.append(time.monotonic())
+        self.events.append(event)
 
     def wait(self, cond, timeout: float = 15.0, what: str = "") -> None:
         deadline = time.monotonic() + timeout
@@ -82,11 +113,11 @@ class Running:
         return Store(self.config.paths.data / DB_NAME, readonly=True)
 
 
-@pytest.fixture
-def run(tmp_path):
+def engine_runs(tmp_path: Path) -> Iterator[Callable[..., Running]]:
+    """Engines started by a test, stopped at its end (the body of each file's `run` fixture)."""
     made: list[Running] = []
 
-    def start(url: str, **kw) -> Running:
+    def start(url: str, **kw: Any) -> Running:
         r = Running(tmp_path, url, **kw)
         made.append(r)
         return r
@@ -95,6 +126,11 @@ def run(tmp_path):
     for r in made:
         if r.thread.is_alive():
             r.close()
+
+
+@pytest.fixture
+def run(tmp_path: Path) -> Iterator[Callable[..., Running]]:
+    yield from engine_runs(tmp_path)
 
 
 def test_samples_status_and_monitor_flag(run, tmp_path) -> None:
@@ -301,6 +337,14 @@ def test_legacy_text_logs(run) -> None:
     r = run("sim://?circles=3&seed=20&latency=0&history=1", logging="legacy_files = true")
     legacy = r.config.paths.data / "legacy"
     r.wait(
+        lambda: any(
+            c.mac == C1 and c.history_total >= 5 and c.history_done >= c.history_total
+            for c in r.engine.snapshot().circles
+        ),
+        20,
+        "history caught up",
+    )
+    r.wait(
         lambda: list(legacy.glob(f"*/pwlog/pw-{C1}.log")) and list(legacy.glob(f"*/pwact/pwact-*-{C1}.log")),
         15,
         "legacy files",
@@ -316,40 +360,53 @@ def test_legacy_text_logs(run) -> None:
 
 def test_commit_interval_batches_until_stop(run) -> None:
     r = run("sim://?circles=3&seed=23&latency=0", logging="commit_interval = 3600")
-    r.wait(lambda: len(r.engine._unsaved) >= 8)  # two polls of four circles gathered
+    r.wait(
+        lambda: r.engine.snapshot().link.up and len(r.engine.ctx.recorder.unsaved) >= 8
+    )  # two polls of four circles gathered
     assert r.store().count("power") == 0  # nothing committed yet: one transaction per hour
     r.close()
     assert r.store().count("power") >= 8  # flushed on a clean stop
 
 
-def test_unfillable_gap_is_recorded(run) -> None:
-    r = run("sim://?circles=3&seed=24&latency=0&history=2")
-    r.wait(
-        lambda: any(
+def test_unfillable_gap_is_recorded_once_even_over_restarts(tmp_path) -> None:
+    url = "sim://?circles=3&seed=24&latency=0&history=2"
+
+    def caught_up(r: Running) -> bool:
+        return any(
             c.mac == C1 and c.history_total and c.history_done >= c.history_total
             for c in r.engine.snapshot().circles
-        ),
-        20,
-    )
-    r.close()
-    st = Store(r.config.paths.data / DB_NAME)
-    with st.batch():  # pretend the circle's ring buffer lost six hours we never read
-        ends = [i.end_ts for i in st.intervals([C1]) if not i.production]
-        st.db.execute("DELETE FROM energy WHERE mac=? AND end_ts > ?", (C1, ends[-12]))
-        st.set_circle(C1, last_block=None)
-    st.db.execute("UPDATE circles SET last_block=NULL WHERE mac=?", (C1,))
-    st.close()
-    from pwtui.engine import Engine as Eng
-    from pwtui.store import Interval
+        )
 
-    eng = Eng(r.config)
-    eng._store = Store(r.config.paths.data / DB_NAME)
-    node = type("N", (), {"mac": C1, "cfg": None})()
-    eng._name = lambda n: n.mac  # type: ignore[method-assign]
-    notes: list = []
-    eng.on_event = notes.append
-    eng._note_gaps(node, [Interval(C1, ends[-1] - 3600, ends[-1], 1.0, False)])
-    assert any(isinstance(e, E.EngineLog) and e.kind == "gap" for e in notes)
+    def gaps(r: Running) -> list[E.EngineLog]:
+        return [e for e in r.events if isinstance(e, E.EngineLog) and e.kind == "gap" and e.mac == C1]
+
+    r = Running(tmp_path, url)
+    r.wait(lambda: caught_up(r), 20, "history caught up")
+    r.close()
+    assert not gaps(r)
+    st = Store(r.config.paths.data / DB_NAME)
+    ivs = [i for i in st.intervals([C1]) if not i.production]
+    lost = ivs[-10].end_ts  # pretend the circle's ring buffer lost what came after this …
+    resume = ivs[-1].block - 1  # … and we resume from the block before the newest
+    assert resume is not None and ivs[-10].block is not None and ivs[-10].block < resume
+    with st.batch():
+        for i in ivs[-9:]:
+            if i.block is not None and i.block <= resume:
+                st.db.execute("DELETE FROM energy WHERE mac=? AND end_ts=?", (C1, i.end_ts))
+        st.db.execute("UPDATE circles SET last_block=? WHERE mac=?", (resume, C1))
+    st.close()
+    again = Running(tmp_path, url, keep=True)
+    again.wait(lambda: bool(gaps(again)), 20, "gap noted")
+    again.close()
+    assert f"{datetime.fromtimestamp(lost, UTC):%Y-%m-%dT%H:%M}" in gaps(again)[0].message
+    st = Store(r.config.paths.data / DB_NAME)  # a crash before the read position was saved …
+    with st.batch():
+        st.db.execute("UPDATE circles SET last_block=? WHERE mac=?", (resume, C1))
+    st.close()
+    third = Running(tmp_path, url, keep=True)  # … re-reads the same blocks: no second warning
+    third.wait(lambda: caught_up(third) and third.cycles() >= 3, 20, "caught up again")
+    third.close()
+    assert not gaps(third)
 
 
 def test_link_loss_keeps_running_and_resumes(run) -> None:

@@ -1,0 +1,133 @@
+"""Every slot gets a sample: offline circles never delay the others, samples on the grid, a fast start."""
+
+from __future__ import annotations
+
+import itertools
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from test_engine import C1, C2, Running, engine_runs
+
+from protocol import virtual
+from pwtui import events as E
+from pwtui.controlfile import update_row
+
+OFFLINE = [virtual.circle_mac(i) for i in (4, 5, 6)]
+ONLINE = [virtual.circle_mac(i) for i in (1, 2, 3, 7, 8)]
+
+
+@pytest.fixture
+def run(tmp_path: Path) -> Iterator[Callable[..., Running]]:
+    yield from engine_runs(tmp_path)
+
+
+def test_three_of_eight_offline_do_not_delay_the_others(run) -> None:
+    def unplug(net: virtual.VirtualNetwork) -> None:
+        for mac in OFFLINE:
+            net.set_online(mac, False)
+
+    r = run("sim://?circles=8&seed=41&latency=1", prepare=unplug, interval=2)  # latency>0: 00E1 after 3 s
+    r.wait(
+        lambda: all((c := r.engine.snapshot().circle(m)) is not None and c.online for m in ONLINE),
+        15,
+        "online circles polled",
+    )
+    r.wait(lambda: all(any(e.mac == m for e in r.events if isinstance(e, E.EngineLog)) for m in OFFLINE), 15)
+    start = int(time.time()) + 2
+    time.sleep(15)  # wall time: every 2-s slot in it should hold a sample of each online circle
+    end = int(time.time()) - 2
+    r.close()
+    st = r.store()
+    slots = len(range(start + start % 2, end, 2))
+    for mac in ONLINE:
+        got = sorted({ts for _, ts, _ in st.power_samples([mac], start, end)})
+        assert len(got) >= slots - 1, f"{mac}: {len(got)} samples in {slots} slots"
+        assert all(b - a <= 4 for a, b in itertools.pairwise(got)), f"{mac}: a gap {got}"
+    for mac in OFFLINE:
+        assert not list(st.power_samples([mac]))
+
+
+def test_circle_back_online_is_reinitialised_within_one_retry(run) -> None:
+    r = run("sim://?circles=3&seed=42&latency=1&history=1")
+    r.wait(lambda: r.cycles() >= 2 and (c := r.engine.snapshot().circle(C2)) is not None and c.online)
+    r.net.set_online(C2, False)
+    r.wait(lambda: not r.engine.snapshot().circle(C2).online, 15, "offline noticed")  # type: ignore[union-attr]
+    update_row(r.config.paths.control, C2, switch_state=False)  # changed while it was away
+    time.sleep(1.0)
+    assert r.net.circles[C2].relay is True
+    r.net.set_online(C2, True)
+    t0 = time.monotonic()
+    r.wait(lambda: r.engine.snapshot().circle(C2).online, 15, "back online")  # type: ignore[union-attr]
+    assert time.monotonic() - t0 <= 13.5, "not back within one retry (10 s ± 20 %)"
+    r.wait(lambda: r.net.circles[C2].relay is False, 5, "its control row re-applied")
+    assert any(isinstance(e, E.EngineLog) and e.kind == "online" and e.mac == C2 for e in r.events)
+
+
+def test_samples_sit_on_the_grid_and_every_slot_is_kept(run) -> None:
+    r = run("sim://?circles=3&seed=43&latency=0", interval=2)
+    r.wait(lambda: r.cycles() >= 6, 20, "six cycles")
+    r.close()
+    samples = list(r.store().power_samples([C1]))
+    stamps = [ts for _, ts, _ in samples]
+    assert stamps and all(ts % 2 == 0 for ts in stamps), "samples off the 2-s grid"
+    assert all(b - a == 2 for a, b in itertools.pairwise(stamps)), f"a slot was skipped: {stamps}"
+
+
+def test_first_sample_within_one_cycle_and_from_the_cached_node_table(tmp_path) -> None:
+    url = "sim://?circles=4&seed=44&latency=0&history=1"
+    c4 = virtual.circle_mac(4)
+    first = Running(tmp_path, url, interval=2)
+    first.wait(lambda: (c := first.engine.snapshot().circle(c4)) is not None and c.online, 15, "C4 found")
+    first.close()
+    again = Running(tmp_path, url, interval=2, keep=True)
+    again.wait(lambda: any(isinstance(e, E.CycleUpdate) for e in again.events), 10, "a cycle")
+    again.wait(
+        lambda: any(
+            isinstance(e, E.CycleUpdate) and any(c.watts is not None for c in e.snapshot.circles)
+            for e in again.events
+        ),
+        10,
+    )
+    again.close()
+    up = next(i for i, e in enumerate(again.events) if isinstance(e, E.LinkChanged) and e.link.up)
+    i, update = next(
+        (i, e)
+        for i, e in enumerate(again.events)
+        if isinstance(e, E.CycleUpdate) and any(c.watts is not None for c in e.snapshot.circles)
+    )
+    assert again.times[i] - again.times[up] <= 2.5, "first sample later than one cycle after link-up"
+    live = {c.mac for c in update.snapshot.circles if c.watts is not None}
+    assert {C1, c4} <= live, "the cached node table was not polled at once"
+
+
+def test_every_slot_gets_a_sample_under_faults(run) -> None:
+    r = run("sim://?circles=4&seed=45&latency=1&faults=drop=0.05,corrupt=0.01")  # 00E1 after 3 s
+    r.wait(lambda: r.cycles() >= 3, 20, "three cycles")
+    start = int(time.time()) + 1
+    time.sleep(22)
+    end = int(time.time()) - 6  # replies retried near the end may still be on their way
+    r.close()
+    st = r.store()
+    macs = [C1, C2, virtual.circle_mac(3), virtual.circle_mac(4)]
+    kept = sum(len({ts for _, ts, _ in st.power_samples([m], start, end)}) for m in macs)
+    slots = (end - start) * len(macs)
+    assert kept >= 0.95 * slots, f"{kept} of {slots} slots kept"
+
+
+def test_more_unplugged_circles_than_the_stick_window_do_not_stall_the_start(run) -> None:
+    unplugged = [virtual.circle_mac(i) for i in range(1, 10)]  # nine, asked first: more than the window
+
+    def unplug(net: virtual.VirtualNetwork) -> None:
+        for mac in unplugged:
+            net.set_online(mac, False)
+
+    # 00E1 after 3 s (latency>0) comes before the reply timeout (10 s, the default)
+    r = run("sim://?circles=16&seed=46&latency=1", prepare=unplug, timeout=10.0)
+    online = [virtual.circle_mac(i) for i in range(10, 17)]
+    r.wait(
+        lambda: all((c := r.engine.snapshot().circle(m)) is not None and c.online for m in online),
+        45,  # nine unplugged circles asked first take 3 × 3 s each, four at a time
+        "the circles that answer online",
+    )
