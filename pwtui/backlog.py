@@ -26,7 +26,7 @@ WARN_EVERY_S = 300.0
 
 @dataclass(frozen=True)
 class Op:
-    """One row to write: `kind` is power, energy, event or circle; `row` its values."""
+    """One row to write: `kind` is power, energy, event, circle, meta or forget; `row` its values."""
 
     kind: str
     row: tuple[Any, ...]
