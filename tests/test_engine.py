@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -22,7 +23,7 @@ from pwtui.config import load_config
 from pwtui.controlfile import read_control, update_row
 from pwtui.engine import Engine
 from pwtui.schedulefile import NamedSchedule, write_schedules
-from pwtui.store import DB_NAME, Store
+from pwtui.store import DB_NAME, Store, StoreError
 
 C1, C2, C3 = (virtual.circle_mac(i) for i in (1, 2, 3))
 
@@ -282,11 +283,17 @@ def test_kill_9_and_restart_keeps_database_intact(tmp_path) -> None:
     cmd = [sys.executable, "-m", "pwtui", "--headless", "--config", str(cfg)]
     p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     db = tmp_path / "data" / DB_NAME
+
+    def stored() -> int:
+        try:
+            return Store(db, readonly=True).count("energy") if db.exists() else 0
+        except (sqlite3.OperationalError, StoreError):  # the logger is still creating the tables
+            return 0
+
     deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        if db.exists() and Store(db, readonly=True).count("energy") > 10:
-            break
+    while time.monotonic() < deadline and stored() <= 10:
         time.sleep(0.2)
+    assert stored() > 10, "the logger stored no history in 20 s"
     os.kill(p.pid, signal.SIGKILL)
     p.wait(5)
     st = Store(db, readonly=True)

@@ -95,10 +95,10 @@ class Commands:
                     and ctx.config.engine.manual_switch == "disable_schedule"
                 ):
                     changes["schedule_state"] = False
-                    ctx.files.update(node.mac, **changes)
+                    ctx.files.remember(node.mac, **changes)
                     ctx.schedule_svc.apply(node)
                 else:
-                    ctx.files.update(node.mac, **changes)
+                    ctx.files.remember(node.mac, **changes)
             answer(ok, message, None)
 
         ctx.switching.apply(node, on, "", done)
@@ -114,19 +114,23 @@ class Commands:
             if cmd.on and not row.schedule:
                 answer(False, f"{name} has no schedule assigned", None)
                 return
-            ctx.files.update(node.mac, schedule_state=cmd.on)
+            changes: dict[str, object] = {"schedule_state": cmd.on}
         else:
             if cmd.schedule and cmd.schedule not in ctx.schedules:
                 answer(False, f"no schedule named {cmd.schedule!r}", None)
                 return
-            ctx.files.update(
-                node.mac,
-                schedule=cmd.schedule or "",
-                schedule_state=row.schedule_state and bool(cmd.schedule),
-            )
-            if not row.schedule_state:
-                answer(True, f"{name}: schedule {cmd.schedule or 'none'}", None)
-                return
+            changes = {
+                "schedule": cmd.schedule or "",
+                "schedule_state": row.schedule_state and bool(cmd.schedule),
+            }
+        try:
+            ctx.files.update(node.mac, **changes)
+        except ControlFileError as exc:  # a row half typed: the file is never overwritten
+            answer(False, f"not changed: {exc}", None)
+            return
+        if not isinstance(cmd, E.SetScheduleState) and not row.schedule_state:
+            answer(True, f"{name}: schedule {cmd.schedule or 'none'}", None)
+            return
         ctx.schedule_svc.apply(node, lambda ok, msg: answer(ok, msg, None))
 
     def _read_power(self, node: Node, answer: Answer) -> None:

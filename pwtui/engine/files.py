@@ -8,7 +8,7 @@ alone: monitored and logged, never switched, scheduled or reconfigured.
 from __future__ import annotations
 
 import os
-from dataclasses import fields
+from dataclasses import fields, replace
 
 from ..controlfile import ControlFileError, ControlRow, read_control, update_row, write_control
 from ..schedulefile import ScheduleFileError, read_schedules
@@ -119,6 +119,17 @@ class Files:
         self.ctx.control[mac] = row
         self._mtimes["control"] = self._mtime(self.ctx.config.paths.control)
         return row
+
+    def remember(self, mac: str, **changes: object) -> None:
+        """`update`, but a control file that does not parse (a row half typed) is left as
+        it is: the change is kept in memory and the user is told which line to fix."""
+        try:
+            self.update(mac, **changes)
+        except ControlFileError as exc:
+            row = self.ctx.control.get(mac)
+            if row is not None:
+                self.ctx.control[mac] = replace(row, **changes)  # type: ignore[arg-type]
+            self.ctx.note("warning", "config", f"{exc}; the change is kept until the file is fixed", mac)
 
     def set_control(self, mac: str, changes: tuple[tuple[str, str | int | bool], ...]) -> str | None:
         """The settings dialog: validate, write the row, apply it.  Returns a refusal or None."""
