@@ -160,3 +160,23 @@ def test_commands_from_many_threads_are_answered_once_on_the_owner_thread(run) -
     assert sorted(a.command_id for a in answers) == sorted(ids)
     assert sum(a.ok for a in answers) == len(ids) // 2  # the reads; always-on and "x" refused
     assert set(answered_on) == {r.thread}, "commands ran outside the owner thread"
+
+
+def test_a_removed_circle_can_join_again(tmp_path) -> None:
+    """Removed from the Circle+'s table, a circle resets and asks to join; accepted, it is back."""
+    r = Running(tmp_path, "sim://?circles=3&seed=71&latency=0")
+    c2 = "000D6F0001000002"
+    try:
+        r.wait(lambda: c2 in {m for _i, m in r.engine.snapshot().node_table}, 15, "the node table read")
+        cid = r.engine.submit(E.RemoveNode(c2))
+        r.wait(lambda: any(isinstance(e, E.CommandResult) and e.command_id == cid and e.ok for e in r.events))
+        r.wait(lambda: c2 not in {m for _i, m in r.engine.snapshot().node_table}, 5, "gone from the table")
+        r.net.advertise(c2)  # its 0006 now rather than in 5 s
+        r.wait(lambda: c2 in r.engine.snapshot().joining, 10, "asking to join")
+        cid = r.engine.submit(E.JoinNode(c2))
+        r.wait(lambda: any(isinstance(e, E.CommandResult) and e.command_id == cid and e.ok for e in r.events))
+        r.wait(lambda: c2 in {m for _i, m in r.engine.snapshot().node_table}, 10, "back in the table")
+        assert c2 not in r.engine.snapshot().joining
+        r.wait(lambda: (c := r.engine.snapshot().circle(c2)) is not None and c.online, 10, "online again")
+    finally:
+        r.close()

@@ -188,6 +188,8 @@ class Commands:
             except Exception as exc:
                 answer(False, str(exc), None)
                 return
+            if isinstance(cmd, (E.JoinNode, E.RemoveNode)):
+                ctx.table_changes += 1
             if isinstance(cmd, E.JoinNode):
                 ctx.joining.discard(cmd.mac)
                 ctx.note("info", "network", f"accepted {cmd.mac} into the network", cmd.mac)

@@ -71,7 +71,11 @@ class Discovery:
         cp = node.circle
         assert isinstance(cp, CirclePlus)
 
+        started = ctx.table_changes
+
         def done(fut: Future[list[tuple[int, str]]]) -> None:
+            if ctx.table_changes != started:
+                return  # a join or removal came in between: this read is out of date
             try:
                 ctx.node_table = fut.result()
             except Exception as exc:
@@ -261,7 +265,8 @@ class Discovery:
 
     def unsolicited(self, msg: M.Message) -> None:
         ctx = self.ctx
-        if isinstance(msg, M.AdvertiseResponse) and msg.mac not in ctx.nodes:
+        members = {m for _i, m in ctx.node_table}
+        if isinstance(msg, M.AdvertiseResponse) and msg.mac not in members:  # a removed one may rejoin
             if msg.mac not in ctx.joining:
                 ctx.note("info", "network", f"circle {msg.mac} asks to join the network", msg.mac)
             ctx.joining.add(msg.mac)

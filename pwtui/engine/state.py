@@ -111,6 +111,7 @@ class Context:
         self.schedules: dict[str, NamedSchedule] = {}
         self.node_table: list[tuple[int, str]] = []
         self.joining: set[str] = set()
+        self.table_changes = 0  # joins and removals done: a node-table read from before is stale
         self.stopping = False
         # the MQTT bridge's connection, set by whoever starts the bridge (any thread may read it)
         self.mqtt_state: Callable[[], E.MqttState] = lambda: "off"

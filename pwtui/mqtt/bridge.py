@@ -213,7 +213,12 @@ class MqttBridge:
         table = {mac for _i, mac in snap.node_table}
         removed: set[str] = set()
         if snap.link.up and table:
-            removed = self._node_table - table
+            # before the first read, every circle listed (the Circle+ is in no table) counts as
+            # a member: one removed before the table was first read is withdrawn too
+            before = self._node_table
+            if not before and self._cp_mac:
+                before = set(current) - {self._cp_mac}
+            removed = before - table
             self._node_table = table
             self._left = (self._left | removed) - table  # a circle that joins again is back
         for mac in removed:
