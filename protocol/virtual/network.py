@@ -19,6 +19,7 @@ import heapq
 import random
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -119,6 +120,7 @@ class VirtualNetwork:
         self.attached = False
         self.vanished = False
         self.requests_seen = 0
+        self.requests_by_id: Counter[str] = Counter()  # what the stick was asked, by message id
         self.state_file = state_file
         self.on_change: Callable[[], None] | None = None
         if state_file:
@@ -287,6 +289,7 @@ class VirtualNetwork:
     def _handle(self, body: str, crc_ok: bool, arrival: float) -> None:
         """Ack a request (acks queue, see timing.py) and schedule the node's reply."""
         self.requests_seen += 1
+        self.requests_by_id[body[:4]] += 1
         ack_wire = _ACK_BYTES / BYTES_PER_SECOND
         # the capture's delays run from the end of the write to the frame read in full,
         # so the wire time of the request and of the ack are part of them
