@@ -146,7 +146,12 @@ def test_attach_to_a_running_logger(tmp_path: Path, tmux) -> None:
         assert logger.poll() is None, "quitting the console stopped the logger"
     finally:
         logger.send_signal(signal.SIGTERM)
-        logger.wait(10)
+        try:
+            logger.wait(15)
+        except subprocess.TimeoutExpired:  # never leave a logger behind
+            logger.kill()
+            logger.wait(5)
+            raise
 
 
 def test_lost_terminal_stops_cleanly_and_frees_the_stick(tmp_path: Path, tmux) -> None:
