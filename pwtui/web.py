@@ -144,7 +144,18 @@ class Owner:
         if pid is not None:
             print(f"pwtui web: sessions attach to the running logger (pid {pid})", file=sys.stderr)
             return pid
-        cmd = [sys.executable, "-m", "pwtui", "--headless", *self._config_args()]
+        # the port in force, named: the logger never falls back to a simulator by itself
+        cmd = [
+            sys.executable,
+            "-m",
+            "pwtui",
+            "--headless",
+            *self._config_args(),
+            "--port",
+            self.config.stick.port,
+        ]
+        if self.config.stick.port.startswith("sim://"):
+            print(f"pwtui web: the logger runs the simulator {self.config.stick.port}", file=sys.stderr)
         self.process = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, start_new_session=True)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
