@@ -138,8 +138,9 @@ def test_samples_status_and_monitor_flag(run, tmp_path) -> None:
     r = run("sim://?circles=3&seed=11&latency=0&history=1")
     r.wait(lambda: r.cycles() >= 2, what="two cycles")
     update_row(r.config.paths.control, C2, monitor=False)
-    time.sleep(2.5)
-    r.wait(lambda: r.cycles() >= 6, what="cycles")
+    r.wait(lambda: (c := r.engine.snapshot().circle(C2)) is not None and not c.monitor, 10, "monitor off")
+    n = r.cycles()
+    r.wait(lambda: r.cycles() >= max(6, n + 3), what="cycles")
     r.close()
     st = r.store()
     macs = {m for m, _, _ in st.power_samples()}
@@ -263,7 +264,8 @@ def test_offline_circle_gap_is_back_filled(run) -> None:
     r.wait(lambda: r.cycles() >= 2)
     r.net.set_online(C1, False)
     r.wait(lambda: not r.engine.snapshot().circle(C1).online, 10, "offline")
-    time.sleep(6)  # three simulated hours pass
+    gone = r.net.now_ts()
+    r.wait(lambda: r.net.now_ts() - gone >= 3 * 3600, 15, "three simulated hours")
     r.net.set_online(C1, True)
     r.wait(lambda: r.engine.snapshot().circle(C1).online, 10, "online again")
     now = r.net.now_ts()
@@ -300,7 +302,12 @@ def test_kill_9_and_restart_keeps_database_intact(tmp_path) -> None:
     assert st.check() == "ok"
     before = st.count("energy")
     p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    time.sleep(4)
+    status = db.parent / "status.json"
+    seen = status.stat().st_mtime_ns if status.exists() else 0
+    deadline = time.monotonic() + 20
+    while not (status.exists() and status.stat().st_mtime_ns != seen and '"up"' in status.read_text()):
+        assert time.monotonic() < deadline, "the restarted logger did not come up"
+        time.sleep(0.1)
     p.send_signal(signal.SIGTERM)
     _, err = p.communicate(timeout=5)
     assert p.returncode == 0, err
@@ -424,7 +431,7 @@ def test_link_loss_keeps_running_and_resumes(run) -> None:
     r.net.vanish()
     r.wait(lambda: any(isinstance(e, E.LinkChanged) and not e.link.up for e in r.events), 10, "link down")
     assert r.thread.is_alive()
-    time.sleep(1.0)
+    r.wait(lambda: not r.engine.snapshot().link.up and r.thread.is_alive(), 5, "still down, still running")
     r.net.restore()
     r.wait(lambda: any(isinstance(e, E.LinkChanged) and e.link.up for e in r.events[-50:]), 15, "link up")
     n = r.cycles()
