@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..atomic import write_atomic
 from .devices import LogSegment
 
 if TYPE_CHECKING:
@@ -41,18 +41,7 @@ def dump_state(net: VirtualNetwork) -> dict[str, Any]:
 
 def save_state(net: VirtualNetwork, path: str | os.PathLike[str]) -> None:
     """Write atomically, so a killed simulator never leaves half a file."""
-    target = Path(path)
-    data = json.dumps(dump_state(net))
-    fd, tmp = tempfile.mkstemp(dir=target.parent or ".", prefix=f".{target.name}.")
-    try:
-        with os.fdopen(fd, "w") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_atomic(path, json.dumps(dump_state(net)))
 
 
 def load_state(net: VirtualNetwork, path: str | os.PathLike[str]) -> None:
