@@ -300,7 +300,7 @@ def test_discovery_configs_and_removal(run, sub: Subscriber, broker: Mosquitto) 
     energy = sub.wait_topic(f"{HA}/sensor/{C1}/energy/config").json()
     assert energy["unit_of_measurement"] == "kWh" and energy["device_class"] == "energy"
     assert energy["state_class"] == "total_increasing" and energy["state_topic"] == f"{P}/state/energy/{C1}"
-    for mac in (C2, "000D6F0001000003"):  # every circle announced before the late client comes
+    for mac in (CP, C1, C2, "000D6F0001000003"):  # every circle announced before the late client comes
         sub.wait_topic(f"{HA}/sensor/{mac}/energy/config")
     late = Subscriber(broker.port, f"{HA}/#")  # retained: a later client gets them all
     try:
