@@ -33,6 +33,7 @@ def to_json(snapshot: Snapshot, pid: int | None = None, running: bool = True) ->
         "last_frame": units.iso(link.last_frame),
         "errors": link.errors,
         "manual_switch": snapshot.manual_switch,
+        "mqtt": snapshot.mqtt,
         "circles": [
             {
                 "mac": c.mac,
@@ -132,6 +133,7 @@ def read_status(path: Path) -> tuple[Snapshot, int | None]:
         node_table=tuple((int(i), m) for i, m in data.get("node_table", [])),
         joining=tuple(data.get("joining", [])),
         history_eta_s=data.get("history_eta_s"),
+        mqtt=data.get("mqtt", "off") if data.get("mqtt") in ("off", "connected", "retrying") else "off",
         pid=data.get("pid"),
     )
     return snap, data.get("pid")

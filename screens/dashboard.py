@@ -171,6 +171,8 @@ class DashboardScreen(Screen[None]):
             age = (snap.time - link.last_frame).total_seconds()
             t.append(f"  last frame {max(0.0, age):.0f} s ago")
         t.append(f"  errors {link.errors}")
+        if snap.mqtt != "off":
+            t.append(f"  MQTT {snap.mqtt}", style="green" if snap.mqtt == "connected" else "yellow")
         room = (self.size.width or 80) - t.cell_len - 3
         port = safe_text(link.port)
         if room >= 8:

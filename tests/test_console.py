@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import io
 import threading
 from dataclasses import replace
@@ -621,3 +622,16 @@ def test_every_dashboard_action_is_in_the_palette(tmp_path: Path) -> None:
             await until(pilot, lambda: isinstance(app.screen, NetworkScreen))
 
     run(go())
+
+
+def test_link_line_shows_the_broker_connection(tmp_path: Path) -> None:
+    app, engine = start(tmp_path, dataclasses.replace(fixed_snapshot(), mqtt="retrying"))
+
+    async def go() -> None:
+        async with app.run_test(size=(100, 30)) as pilot:
+            await until(pilot, lambda: app.snapshot is not None)
+            await until(pilot, lambda: "MQTT retrying" in str(app.screen.query_one("#link").render()))
+            engine.emit(E.CycleUpdate(dataclasses.replace(fixed_snapshot(), mqtt="off")))
+            await until(pilot, lambda: "MQTT" not in str(app.screen.query_one("#link").render()))
+
+    asyncio.run(go())

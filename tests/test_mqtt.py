@@ -5,6 +5,7 @@ Every test waits on a message (or a state) it expects; none sleeps a fixed time.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import shutil
@@ -427,6 +428,20 @@ def test_headless_status_online_clean_stop_and_last_will_after_kill_9(tmp_path, 
     p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env)
     sub.wait_for(onlines(1), 20, "online")
     sub.wait_topic(f"{P}/state/circle/{C1}", lambda m: _is_json(m, online=True, switch="on"))
+    # `pwtui status` (and status.json for scripts) show the broker connection
+    deadline = time.monotonic() + 20
+    while True:
+        st = subprocess.run(
+            [sys.executable, "-m", "pwtui", "status", "--config", str(cfg)],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=30,
+        )
+        if st.returncode == 0 and json.loads(st.stdout).get("mqtt") == "connected":
+            break
+        assert time.monotonic() < deadline, st.stdout + st.stderr
+    assert json.loads((cfg.parent / "data" / "status.json").read_text())["mqtt"] == "connected"
     p.send_signal(signal.SIGTERM)
     _, err = p.communicate(timeout=10)
     assert p.returncode == 0, err
