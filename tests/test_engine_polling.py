@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import time
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -131,3 +132,42 @@ def test_more_unplugged_circles_than_the_stick_window_do_not_stall_the_start(run
         45,  # nine unplugged circles asked first take 3 × 3 s each, four at a time
         "the circles that answer online",
     )
+
+
+def test_fault_soak_a_simulated_day(run) -> None:
+    """A simulated day at 3600x with every fault on: no interval lost or doubled, energy true,
+    and the 1-s slots of the wall clock kept (the full-length soak is in `make bench`)."""
+    faults = "drop=0.05,corrupt=0.01,dup=0.02,late=0.02,chatter"
+    r = run(f"sim://?circles=3&seed=47&latency=0&speed=3600&history=1&faults={faults}")
+    r.wait(lambda: r.cycles() >= 3, 20, "three cycles")
+    day0 = r.net.now_ts()
+    start = int(time.time()) + 1
+    r.wait(lambda: r.net.now_ts() - day0 >= 86400, 60, "a simulated day")
+    end = int(time.time()) - 3
+    r.wait(
+        lambda: all(
+            (c := r.engine.snapshot().circle(m)) is not None and c.history_done >= c.history_total > 0
+            for m in (C1, C2)
+        ),
+        30,
+        "history caught up",
+    )
+    r.close()
+    st = r.store()
+    for mac in (C1, C2):
+        ivs = [i for i in st.intervals([mac]) if not i.production]
+        ends = [i.end_ts for i in ivs]
+        assert len(ends) >= 24, f"{mac}: only {len(ends)} hours stored"
+        assert ends == sorted(set(ends)), "duplicated intervals"
+        assert all(b - a == 3600 for a, b in itertools.pairwise(ends)), f"{mac}: an hour lost"
+        true = sum(
+            r.net.true_energy_wh(
+                mac, datetime.fromtimestamp(i.start_ts, UTC), datetime.fromtimestamp(i.end_ts, UTC)
+            )
+            for i in ivs
+        )
+        assert sum(i.wh for i in ivs) == pytest.approx(true, rel=0.01)
+    macs = [C1, C2, virtual.circle_mac(3)]
+    kept = sum(len({ts for _, ts, _ in st.power_samples([m], start, end)}) for m in macs)
+    slots = (end - start) * len(macs)
+    assert kept >= 0.95 * slots, f"{kept} of {slots} slots kept"
