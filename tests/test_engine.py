@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import json
 import os
 import signal
 import sqlite3
@@ -304,9 +305,24 @@ def test_kill_9_and_restart_keeps_database_intact(tmp_path) -> None:
     p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     status = db.parent / "status.json"
     seen = status.stat().st_mtime_ns if status.exists() else 0
-    deadline = time.monotonic() + 20
-    while not (status.exists() and status.stat().st_mtime_ns != seen and '"up"' in status.read_text()):
-        assert time.monotonic() < deadline, "the restarted logger did not come up"
+
+    def caught_up() -> bool:  # the restarted logger is up and has read what it missed
+        try:
+            if status.stat().st_mtime_ns == seen:
+                return False
+            data = json.loads(status.read_text())
+        except (OSError, ValueError):
+            return False
+        cs = [c for c in data["circles"] if c["mac"] in (C1, C2)]
+        return (
+            data["link"] == "up"
+            and len(cs) == 2
+            and all(c["history_done"] >= c["history_total"] > 0 for c in cs)
+        )
+
+    deadline = time.monotonic() + 30
+    while not caught_up():
+        assert time.monotonic() < deadline, "the restarted logger did not catch up"
         time.sleep(0.1)
     p.send_signal(signal.SIGTERM)
     _, err = p.communicate(timeout=5)
