@@ -22,10 +22,10 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(VENV)/bin/mypy
 
-# Static checks first, then the suite in 6 processes (its tests mostly wait on simulated
+# Static checks first, then the suite in 8 processes (its tests mostly wait on simulated
 # devices, so they overlap well on 2 cores; each test has its own folders, ports and network).
 test: $(STAMP) lint typecheck
-	$(PY) -m pytest -q -n 6
+	$(PY) -m pytest -q -n 8
 
 bench: $(STAMP)
 	$(PY) benchmarks/run_all.py
