@@ -10,8 +10,9 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
 from pathlib import Path
+
+from waiting import wait_for
 
 from protocol import virtual
 from pwtui import events as E
@@ -19,14 +20,6 @@ from pwtui.attach import AttachedEngine
 from pwtui.config import Config, load_config
 
 C1, C2, C3 = (virtual.circle_mac(i) for i in (1, 2, 3))
-
-
-def wait_for(cond: Callable[[], object], timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not cond():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        time.sleep(0.02)
 
 
 def write_config(folder: Path, latency: int = 0) -> Config:

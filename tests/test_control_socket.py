@@ -9,7 +9,7 @@ import socket
 import stat
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from waiting import wait_for
 
 from protocol import messages as M
 from protocol import units, virtual
@@ -31,14 +32,6 @@ from pwtui.control.wire import TYPES, WireError, from_wire, to_wire
 from pwtui.engine import Engine
 
 C1, C2, C3 = (virtual.circle_mac(i) for i in (1, 2, 3))
-
-
-def wait_for(cond: Callable[[], object], timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not cond():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        time.sleep(0.02)
 
 
 def write_config(folder: Path, url: str) -> Path:

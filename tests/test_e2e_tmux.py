@@ -8,24 +8,15 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
+from waiting import wait_for
 
 from pwtui.controlfile import read_control
 
 pytestmark = pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
 C1, C3 = "000D6F0001000001", "000D6F0001000003"
-
-
-def wait_for(cond, timeout: float = 20.0) -> None:
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if cond():
-            return
-        time.sleep(0.1)
-    raise AssertionError("timed out")
 
 
 def config(tmp_path: Path, port: str) -> Path:

@@ -7,11 +7,11 @@ import re
 import stat
 import subprocess
 import threading
-import time
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from waiting import wait_for
 
 from protocol import virtual
 from pwtui import events as E
@@ -225,15 +225,6 @@ def test_the_running_logger_keeps_its_last_good_control_file(tmp_path: Path) -> 
     finally:
         stop.set()
         thread.join(10)
-
-
-def wait_for(cond, timeout: float = 20.0) -> None:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if cond():
-            return
-        time.sleep(0.02)
-    raise AssertionError("timed out")
 
 
 # --- the control file edited in place (comments, order, unknown columns) ---------------------

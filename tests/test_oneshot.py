@@ -9,7 +9,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -20,6 +20,7 @@ from pwtui.lock import acquire
 
 sys.path.insert(0, str(Path(__file__).parent))
 from silent_stick import SilentStick
+from waiting import wait_for
 
 SIM = "sim://?circles=3&seed=7&latency=0&history=1"
 C1 = "000D6F0001000001"
@@ -124,14 +125,6 @@ def test_bad_config_names_the_key(tmp_path: Path, capsys) -> None:
 # --- through a running logger (one owner of the stick) -------------------------------
 
 C3 = "000D6F0001000003"
-
-
-def wait_for(cond: Callable[[], object], timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not cond():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        time.sleep(0.05)
 
 
 def logger_config(folder: Path, port: str) -> Path:

@@ -6,11 +6,12 @@ from __future__ import annotations
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+from waiting import wait_for
 
 from protocol import virtual
 from pwtui import events as E
@@ -19,15 +20,6 @@ from pwtui.engine import Engine
 from pwtui.store import DB_NAME, Interval, Store
 
 MAC = "000D6F0001000001"
-
-
-def wait_for(cond: Callable[[], bool], timeout: float = 20.0, what: str = "") -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if cond():
-            return
-        time.sleep(0.02)
-    raise AssertionError(f"timed out waiting for {what or cond}")
 
 
 @contextmanager
