@@ -30,8 +30,9 @@ class CircleStatus:
     relay: bool | None = None
     watts: float | None = None  # latest 8 s reading, negative when producing
     watts_1s: float | None = None
-    today_wh: float = 0.0  # consumption since local midnight
-    today_wh_production: float = 0.0  # production since local midnight (>= 0)
+    # since local midnight; None until the store holds every record since then (engine/today.py)
+    today_wh: float | None = None  # consumption
+    today_wh_production: float | None = None  # production (>= 0)
     schedule: str | None = None  # name of the assigned schedule
     schedule_state: bool = False  # schedule enabled
     schedule_sync: str | None = None  # "pending", "done", "failed" (upload state by CRC)

@@ -47,8 +47,10 @@ def to_json(snapshot: Snapshot, pid: int | None = None, running: bool = True) ->
                 "location": c.location,
                 "category": c.category,
                 "configured": c.configured,
-                "today_wh": round(c.today_wh, 3),
-                "today_wh_production": round(c.today_wh_production, 3),
+                "today_wh": None if c.today_wh is None else round(c.today_wh, 3),
+                "today_wh_production": (
+                    None if c.today_wh_production is None else round(c.today_wh_production, 3)
+                ),
                 "monitor": c.monitor,
                 "savelog": c.savelog,
                 "always_on": c.always_on,
@@ -108,8 +110,8 @@ def read_status(path: Path) -> tuple[Snapshot, int | None]:
                 online=bool(c.get("online")),
                 relay=c.get("relay"),
                 watts=c.get("watts"),
-                today_wh=c.get("today_wh", 0.0),
-                today_wh_production=c.get("today_wh_production", 0.0),
+                today_wh=c.get("today_wh"),
+                today_wh_production=c.get("today_wh_production"),
                 schedule=c.get("schedule"),
                 schedule_state=bool(c.get("schedule_state")),
                 schedule_sync=c.get("schedule_sync"),

@@ -44,6 +44,12 @@ def dbm(value: int | None) -> str:
     return "—" if value is None else f"{value} dBm"
 
 
+def today_text(c: E.CircleStatus) -> str:
+    if c.today_wh is None:
+        return "… (reading the records since midnight)"
+    return f"{c.today_wh / 1000:.3f} kWh used, {(c.today_wh_production or 0.0) / 1000:.3f} kWh produced"
+
+
 def info_rows(c: E.CircleStatus) -> list[tuple[str, str]]:
     """The detail page's rows; every value plain text (names from files are made safe)."""
     cal = ", ".join(f"{v:.6g}" for v in c.calibration) if c.calibration else "—"
@@ -62,7 +68,7 @@ def info_rows(c: E.CircleStatus) -> list[tuple[str, str]]:
         ("State", ("online" if c.online else "offline") + relay),
         ("Signal", f"in {dbm(c.rssi_in)}, out {dbm(c.rssi_out)}"),
         ("Power", "—" if c.watts is None else f"{c.watts:.1f} W (1 s: {c.watts_1s or 0:.1f} W)"),
-        ("Today", f"{c.today_wh / 1000:.3f} kWh used, {c.today_wh_production / 1000:.3f} kWh produced"),
+        ("Today", today_text(c)),
         ("Log", f"{log}, every {c.log_interval} min" + (", production logged" if c.production else "")),
         ("History", f"{c.history_done}/{c.history_total} blocks read"),
         (

@@ -144,12 +144,14 @@ class DashboardScreen(Screen[None]):
         online = [c for c in snap.circles if c.online]
         cons = sum(c.watts for c in online if c.watts and c.watts > 0)
         prod = -sum(c.watts for c in online if c.watts and c.watts < 0)
-        today_c = sum(c.today_wh for c in snap.circles) / 1000
-        today_p = sum(c.today_wh_production for c in snap.circles) / 1000
+        today_c = sum(c.today_wh or 0.0 for c in snap.circles) / 1000
+        today_p = sum(c.today_wh_production or 0.0 for c in snap.circles) / 1000
+        # circles whose records since midnight are still being read: the sum is a lower bound
+        more = "+" if any(c.today_wh is None for c in snap.circles if c.online) else ""
         t = Text()
         t.append(f" Using {cons:,.0f} W", style="bold")
         t.append(f"  Producing {prod:,.0f} W", style="bold green")
-        t.append(f"  Today {today_c:.2f} kWh used, {today_p:.2f} produced")
+        t.append(f"  Today {today_c:.2f}{more} kWh used, {today_p:.2f}{more} produced")
         t.append(f"  {len(online)}/{len(snap.circles)} online")
         done = sum(c.history_done for c in snap.circles)
         total = sum(c.history_total for c in snap.circles)

@@ -13,9 +13,7 @@ from pwtui.text import safe_text
 
 BARS = " ▁▂▃▄▅▆▇█"
 ALWAYS_ON, NOT_IN_CONTROL = "⚑", "○"
-LEGEND = (
-    f"{ALWAYS_ON} always on  {NOT_IN_CONTROL} not in control file  ↑ production  … upload pending  ! failed"
-)
+LEGEND = f"{ALWAYS_ON} always on  {NOT_IN_CONTROL} not in control file  ↑ production  … pending  ! failed"
 # (key, label, width): None = grows with the terminal (see `widths`)
 COLUMNS: tuple[tuple[str, str, int | None], ...] = (
     ("name", "Circle", None),
@@ -76,8 +74,11 @@ def relay_text(c: E.CircleStatus, pending: str | None) -> Text:
 
 def row_cells(c: E.CircleStatus, pending: str | None) -> dict[str, Text]:
     """The cells of one row; every text from a file goes through `safe_text` (Text never parses markup)."""
-    today = c.today_wh / 1000.0
-    today_text = f"{today:6.2f}" if not c.production else f"{(c.today_wh_production / 1000.0):5.2f}↑"
+    wh = c.today_wh_production if c.production else c.today_wh
+    if wh is None:  # never read, or the records since midnight are still being read
+        today_text = "…" if c.online else "—"
+    else:
+        today_text = f"{wh / 1000.0:5.2f}↑" if c.production else f"{wh / 1000.0:6.2f}"
     return {
         "name": Text(name_text(c), style="" if c.configured else "italic"),
         "location": Text(safe_text(c.location)),

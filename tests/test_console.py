@@ -187,6 +187,7 @@ def fixed_snapshot() -> E.Snapshot:
             relay=True,
             watts=84.2,
             today_wh=1234.0,
+            today_wh_production=0.0,
             recent_watts=(1.5, 84.0, 85.0, 1.5, 1.5, 84.2),
             last_seen=t,
         ),
@@ -200,6 +201,8 @@ def fixed_snapshot() -> E.Snapshot:
             schedule="evening",
             schedule_state=True,
             schedule_sync="done",
+            today_wh=0.0,
+            today_wh_production=0.0,
             last_seen=t,
         ),
         E.CircleStatus(
@@ -211,6 +214,7 @@ def fixed_snapshot() -> E.Snapshot:
             watts=-812.5,
             production=True,
             always_on=True,
+            today_wh=0.0,
             today_wh_production=4321.0,
             recent_watts=(-100.0, -400.0, -812.5),
             last_seen=t,
@@ -635,3 +639,21 @@ def test_link_line_shows_the_broker_connection(tmp_path: Path) -> None:
             await until(pilot, lambda: "MQTT" not in str(app.screen.query_one("#link").render()))
 
     asyncio.run(go())
+
+
+def test_today_not_known_yet_shows_as_pending_never_as_a_number() -> None:
+    from screens.circle_detail import today_text
+    from screens.dashboard_cells import row_cells
+
+    reading = E.CircleStatus(mac=C1, name="fridge", online=True, relay=True, watts=80.0)
+    assert reading.today_wh is None
+    assert row_cells(reading, None)["today"].plain == "…"
+    assert row_cells(replace(reading, online=False), None)["today"].plain == "—"
+    assert row_cells(replace(reading, today_wh=1500.0), None)["today"].plain.strip() == "1.50"
+    assert today_text(reading).startswith("…")
+    assert "1.500 kWh used" in today_text(replace(reading, today_wh=1500.0))
+    # the day's total says it is a lower bound while a circle's today is not known
+    snap = E.Snapshot(time=datetime.now(UTC), link=E.LinkStatus(port="sim://"), circles=(reading,))
+    assert "Today 0.00+ kWh" in DashboardScreen._totals(None, snap).plain  # type: ignore[arg-type]
+    known = E.Snapshot(time=snap.time, link=snap.link, circles=(replace(reading, today_wh=1500.0),))
+    assert "Today 1.50 kWh" in DashboardScreen._totals(None, known).plain  # type: ignore[arg-type]

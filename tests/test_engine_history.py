@@ -109,24 +109,76 @@ def test_node_info_is_not_asked_every_cycle(run) -> None:
     assert asked["0023"] - info <= 1, "node info asked while nothing could have changed"
 
 
-def test_today_is_right_while_old_history_is_still_read(run) -> None:
+def true_today(r: Running, snap: E.Snapshot) -> float:
+    local = snap.time.astimezone()
+    midnight = local.replace(hour=0, minute=0, second=0, microsecond=0)
+    return r.net.true_energy_wh(C1, midnight.astimezone(UTC), snap.time)
+
+
+def wrong_todays(r: Running) -> list[tuple[float, float]]:
+    """(shown, true) of every CycleUpdate that showed a today for C1 that is not right."""
+    wrong = []
+    for e in list(r.events):
+        if (
+            isinstance(e, E.CycleUpdate)
+            and (c := e.snapshot.circle(C1)) is not None
+            and c.today_wh is not None
+        ):
+            true = true_today(r, e.snapshot)
+            if c.today_wh != pytest.approx(true, rel=0.05, abs=1.0):
+                wrong.append((c.today_wh, true))
+    return wrong
+
+
+def test_today_is_never_wrong_and_known_while_old_history_is_still_read(run) -> None:
     r = run("sim://?circles=2&seed=64&history=30")  # capture timing: the backlog takes seconds
 
-    def today_right_during_catch_up() -> bool:
+    def known_during_catch_up() -> bool:
         for e in list(r.events):
             if not isinstance(e, E.CycleUpdate):
                 continue
             c = e.snapshot.circle(C1)
-            if c is None or not c.history_total or c.history_done >= c.history_total / 2:
-                continue
-            local = e.snapshot.time.astimezone()
-            midnight = local.replace(hour=0, minute=0, second=0, microsecond=0)
-            true = r.net.true_energy_wh(C1, midnight.astimezone(UTC), e.snapshot.time)
-            if c.today_wh == pytest.approx(true, rel=0.05, abs=1.0):
+            reading = c is not None and c.history_total and c.history_done < c.history_total / 2
+            if reading and c is not None and c.today_wh is not None:
                 return True
         return False
 
-    r.wait(today_right_during_catch_up, 30, "today right before half the backlog is read")
+    r.wait(known_during_catch_up, 30, "today known before half the backlog is read")
+    first = next(
+        e.snapshot.circle(C1)
+        for e in r.events
+        if isinstance(e, E.CycleUpdate) and (c := e.snapshot.circle(C1)) is not None and c.watts is not None
+    )
+    assert first is not None and first.today_wh is None, "today shown before the records since midnight"
+    assert not wrong_todays(r), "a wrong today was shown (shown, true)"
+    status = json.loads((r.config.paths.data / "status.json").read_text())
+    assert all(c["today_wh"] is None or c["today_wh"] >= 0 for c in status["circles"])
+
+
+def test_today_is_right_at_the_first_reading_after_a_restart(tmp_path) -> None:
+    url = "sim://?circles=2&seed=66&latency=0&history=2"
+    first = Running(tmp_path, url)
+    first.wait(lambda: caught_up(first, C1) and first.engine.snapshot().circle(C1).today_wh is not None, 20)
+    first.close()
+    again = Running(tmp_path, url, keep=True)
+    again.wait(
+        lambda: any(
+            isinstance(e, E.CycleUpdate) and (c := e.snapshot.circle(C1)) is not None and c.watts is not None
+            for e in list(again.events)
+        ),
+        15,
+        "a first reading",
+    )
+    again.close()
+    snap = next(
+        e.snapshot
+        for e in again.events
+        if isinstance(e, E.CycleUpdate) and (c := e.snapshot.circle(C1)) is not None and c.watts is not None
+    )
+    c = snap.circle(C1)
+    assert c is not None and c.today_wh is not None, "today not known at the first reading"
+    assert c.today_wh == pytest.approx(true_today(again, snap), rel=0.05, abs=1.0)
+    assert not wrong_todays(again)
 
 
 def test_cached_calibration_and_node_info_are_dropped_when_a_circle_is_replaced(tmp_path) -> None:

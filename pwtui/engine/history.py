@@ -37,9 +37,14 @@ class Progress:
     total: int = 0
     read_pos: tuple[int | None, int | None] | None = None
     starting: bool = False
-    got: dict[int, tuple[tuple[int | None, int | None], list[LogEntry]] | None] = field(default_factory=dict)
+    # block -> (log position when asked, its entries, time.time() of the reply); None while asked
+    got: dict[int, tuple[tuple[int | None, int | None], list[LogEntry], float] | None] = field(
+        default_factory=dict
+    )
     last_end: dict[bool, int] = field(default_factory=dict)
     today: list[int] = field(default_factory=list)  # read first, so "today" is right at once
+    today_asked: int = 0  # today's blocks asked and not yet stored (they land out of order)
+    today_current_at: float | None = None  # when today's read got the block being written
 
 
 class History:
@@ -54,6 +59,11 @@ class History:
         if not self._kicked:
             self._kicked = True
             self.ctx.owner.call_soon_threadsafe(self._pump, "history.pump")
+
+    def reading_today(self, mac: str) -> bool:
+        """Today's blocks are being read (out of order): the store's latest record says nothing yet."""
+        p = self.progress.get(mac)
+        return p is not None and (bool(p.today) or p.today_asked > 0)
 
     def eta_s(self) -> float | None:
         todo = sum(max(0, p.total - p.done) for p in self.progress.values())
@@ -150,22 +160,31 @@ class History:
             p.today = [(current - k) % units.LOG_BLOCKS for k in range(blocks - 1, -1, -1)]
 
     def _ask_today(self, node: Node, p: Progress) -> None:
+        assert node.info is not None
         block = p.today.pop(0)
+        current = node.info.log_block
         self.in_flight += 1
+        p.today_asked += 1
         ctx = self.ctx
         last_end: dict[bool, int] = {}
 
         def got(fut: Future[M.LogBlockResponse]) -> None:
             self.in_flight -= 1
+            p.today_asked -= 1
             try:
                 resp = fut.result()
             except Exception as exc:
+                p.today.insert(0, block)  # asked again: today stays unknown until it is in
                 ctx.mark_offline(node, exc)
                 self.kick()
                 return
             cal = self._calibration(node)
             if cal is not None:
                 store_block(self.ctx, node, last_end, cal, block, list(resp.entries), gaps=False)
+                if block == current:
+                    p.today_current_at = time.time()
+            if not p.today and not p.today_asked and p.today_current_at is not None:
+                node.current_block_read_at = p.today_current_at  # every block since midnight is in
             self.kick()
 
         ctx.owner.when_done(node.circle.log_block_future(block), got, "history.today")
@@ -192,7 +211,7 @@ class History:
                 self.kick()
                 return
             node.failures = 0
-            p.got[block] = (position, list(resp.entries))
+            p.got[block] = (position, list(resp.entries), time.time())
             self._store_ready(node, p)
             self.kick()
 
@@ -209,10 +228,11 @@ class History:
             block = p.next_block
             entry = p.got.pop(block)
             assert entry is not None
-            position, entries = entry
+            position, entries, read_at = entry
             store_block(self.ctx, node, p.last_end, cal, block, entries)
             if block == position[0]:
                 p.read_pos = position  # the block being written: read again when it moves on
+                node.current_block_read_at = read_at  # every record written by then is stored
                 break
             p.next_block = (block + 1) % units.LOG_BLOCKS
             p.done += 1

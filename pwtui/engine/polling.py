@@ -162,6 +162,7 @@ class Polling:
         node.backoff = 10.0
         node.watts, node.watts_1s = r.watts_8s, r.watts_1s
         node.wh_hour, node.wh_hour_production = r.wh_hour, r.wh_hour_production
+        node.counter.read(r.time, r.wh_hour, r.wh_hour_production)
         node.last_seen = r.time
         node.recent.append(r.watts_8s)
         if ctx.settings(node.mac).monitor:

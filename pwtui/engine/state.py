@@ -20,6 +20,7 @@ from ..config import CircleConfig, Config
 from ..controlfile import ControlRow
 from ..schedulefile import NamedSchedule
 from .owner import Owner
+from .today import HourCounter
 
 if TYPE_CHECKING:
     from .clocks import Clocks
@@ -61,8 +62,10 @@ class Node:
     schedule_sync: str | None = None
     schedule_from: datetime | None = None  # when the uploaded schedule is in force
     pending: str | None = None
-    today_wh: float = 0.0
-    today_wh_production: float = 0.0
+    today_wh: float | None = None  # None: not known yet (records since midnight still to read)
+    today_wh_production: float | None = None
+    counter: HourCounter = field(default_factory=HourCounter)
+    current_block_read_at: float | None = None  # time.time() the block being written was last read
     failures: int = 0
     retry_at: float = 0.0  # monotonic time of the next probe while offline
     backoff: float = RETRY_FIRST_S

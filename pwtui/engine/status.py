@@ -7,6 +7,7 @@ card would otherwise take ~8,640 syncs a day); after a clean stop it says
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import time
@@ -14,6 +15,7 @@ from datetime import UTC, datetime
 
 from .. import events as E
 from ..status import STATUS_NAME, write_status
+from . import today
 from .state import Context
 
 log = logging.getLogger("pwtui.engine")
@@ -50,17 +52,19 @@ class Publisher:
         )
 
     def _today(self) -> None:
-        """Energy since local midnight: the stored intervals of today plus this hour's counter."""
+        """Energy since local midnight (today.py): None until the store holds today's records."""
         ctx = self.ctx
         store = ctx.recorder.store
-        now = datetime.now(UTC)
-        local = now.astimezone()
+        local = datetime.now(UTC).astimezone()
         midnight = int(local.replace(hour=0, minute=0, second=0, microsecond=0).timestamp())
-        hour_start = int(now.timestamp()) - int(now.timestamp()) % 3600
         for n in ctx.nodes.values():
-            n.today_wh = store.energy_between(n.mac, midnight, hour_start) + n.wh_hour
-            n.today_wh_production = (
-                store.energy_between(n.mac, midnight, hour_start, True) + n.wh_hour_production
+            covered = (
+                None
+                if ctx.history.reading_today(n.mac)
+                else today.covered_to(store.last_end_before(n.mac, 2**62), n.current_block_read_at)
+            )
+            n.today_wh, n.today_wh_production = today.today_wh(
+                n.counter, midnight, covered, functools.partial(store.energy_between, n.mac)
             )
 
     def build(self) -> E.Snapshot:
