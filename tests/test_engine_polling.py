@@ -171,3 +171,30 @@ def test_fault_soak_a_simulated_day(run) -> None:
     kept = sum(len({ts for _, ts, _ in st.power_samples([m], start, end)}) for m in macs)
     slots = (end - start) * len(macs)
     assert kept >= 0.95 * slots, f"{kept} of {slots} slots kept"
+
+
+def test_rows_appear_as_first_contacts_answer_not_at_the_end_of_the_slot(run) -> None:
+    # 24 configured circles at the capture's timing: their first contacts (calibration and
+    # power, a few at a time) take seconds, all within one 10-s slot
+    extra = "".join(f'[[circle]]\nmac = "{virtual.circle_mac(k)}"\n' for k in range(4, 24))
+    r = run("sim://?circles=23&seed=47&latency=80", interval=10, extra=extra)
+
+    def first_live() -> int | None:
+        return next(
+            (
+                i
+                for i, e in enumerate(list(r.events))
+                if isinstance(e, E.CycleUpdate) and any(c.watts is not None for c in e.snapshot.circles)
+            ),
+            None,
+        )
+
+    r.wait(lambda: first_live() is not None, 15, "a first reading")
+    i = first_live()
+    assert i is not None
+    up = next(k for k, e in enumerate(r.events) if isinstance(e, E.LinkChanged) and e.link.up)
+    assert r.times[i] - r.times[up] <= 1.5, "the first rows waited for the slot to end"
+    update = r.events[i]
+    assert isinstance(update, E.CycleUpdate)
+    live = sum(c.watts is not None for c in update.snapshot.circles)
+    assert live < 24, "all first contacts were done before any row was shown"

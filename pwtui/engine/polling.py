@@ -139,6 +139,7 @@ class Polling:
             self._reading_in(node, ts, r)
             if first:
                 ctx.owner.call_soon_threadsafe(self._more_firsts, "polling.first")
+                ctx.publisher.publish_soon()
             self._done_one(ts)
 
         def got_cal(fut: Future[Calibration]) -> None:

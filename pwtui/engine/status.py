@@ -1,5 +1,9 @@
 """Status publishing: one Snapshot per cycle, one CycleUpdate, status.json replaced atomically.
 
+While circles are heard from for the first time (after link-up a slot stays open
+until every first contact is done) a CycleUpdate also goes out at most every
+FIRSTS_EVERY_S, so their rows appear as they answer, not at the end of the slot.
+
 status.json is replaced every cycle but fsynced at most once a minute (an SD
 card would otherwise take ~8,640 syncs a day); after a clean stop it says
 `"link": "down"` and `"running": false`.
@@ -20,6 +24,7 @@ from .state import Context
 
 log = logging.getLogger("pwtui.engine")
 FSYNC_EVERY_S = 60.0
+FIRSTS_EVERY_S = 0.25
 
 
 class Publisher:
@@ -33,6 +38,7 @@ class Publisher:
             pid=os.getpid(),
         )
         self._last_fsync = 0.0
+        self._soon = False
 
     def link_status(self, up: bool | None = None) -> E.LinkStatus:
         stick = self.ctx.stick
@@ -127,6 +133,18 @@ class Publisher:
             pid=os.getpid(),
             mqtt=ctx.mqtt_state(),
         )
+
+    def publish_soon(self) -> None:
+        """A circle answered for the first time: show it within FIRSTS_EVERY_S (coalesced)."""
+        if self._soon:
+            return
+        self._soon = True
+
+        def go() -> None:
+            self._soon = False
+            self.publish()
+
+        self.ctx.owner.call_later(FIRSTS_EVERY_S, go, "status.first_readings")
 
     def publish(self, cycle: bool = True) -> E.Snapshot:
         self._today()
