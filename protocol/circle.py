@@ -149,11 +149,14 @@ class BatchRequester(Requester, Protocol):
 
 
 class Circle:
-    def __init__(self, stick: Requester, mac: str, log_interval: int = 60) -> None:
+    def __init__(
+        self, stick: Requester, mac: str, log_interval: int = 60, calibration: Calibration | None = None
+    ) -> None:
+        """`calibration`: one read before (a cache), so power readings need no request for it."""
         self.stick = stick
         self.mac = mac.upper()
         self.log_interval = log_interval
-        self._calibration: Calibration | None = None
+        self._calibration: Calibration | None = calibration
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.mac})"

@@ -210,6 +210,10 @@ class SetControl(Command):
 
 @dataclass(frozen=True)
 class ReadPower(Command):
-    """Read a circle's power now (MQTT `reqstate`, one-shot `power`); answered in `data`."""
+    """Read a circle's power now (MQTT `reqstate`, one-shot `power`); answered in `data`.
+
+    `recent`: the logger's own reading will do when it is from its latest poll (the
+    one-shot `power` through a running logger asks nothing of the circles then)."""
 
     mac: str
+    recent: bool = False

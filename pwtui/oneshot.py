@@ -21,11 +21,12 @@ from pathlib import Path
 from typing import Any, cast
 
 from protocol import units
-from protocol.circle import Circle, CirclePlus, poll_power
+from protocol.circle import Circle, CirclePlus
 from protocol.errors import NodeRefused, PlugwiseError
 from protocol.stick import Priority, Stick
 
 from . import events as E
+from . import oneshot_power as power
 from .control.client import find_owner
 from .control.remote import RemoteStick
 from .errors import DeviceError, UsageError
@@ -143,23 +144,17 @@ def main(args: argparse.Namespace) -> int:
             macs = targets or configured or _node_table(stick)
             if not targets and not configured and info.circle_plus_mac:
                 macs = [info.circle_plus_mac, *macs]
-            results = poll_power([_circle(stick, m) for m in macs], Priority.USER)
-            for m in macs:
-                r = results[m]
-                if isinstance(r, Exception):
-                    print(f"pwtui: {r}", file=sys.stderr)
+            rows = (
+                power.through_logger(stick, macs)
+                if isinstance(stick, RemoteStick)
+                else power.poll(stick, settings.data, settings.port, macs)
+            )
+            for row in rows:
+                if isinstance(row, Exception):
+                    print(f"pwtui: {row}", file=sys.stderr)
                     failed = True
-                    continue
-                _emit(
-                    {
-                        "mac": m,
-                        "watts_1s": _round(r.watts_1s),
-                        "watts_8s": _round(r.watts_8s),
-                        "wh_hour": _round(r.wh_hour),
-                        "wh_hour_production": _round(r.wh_hour_production),
-                        "time": units.iso(r.time),
-                    }
-                )
+                else:
+                    _emit(row)
         elif cmd == "switch":
             assert mac
             _emit({"mac": mac, "relay": _switch(stick, mac, args.state == "on")})
@@ -275,7 +270,3 @@ def _info(circle: Circle) -> dict[str, Any]:
 
 def _date(value: object) -> str | None:
     return value.date().isoformat() if isinstance(value, datetime) else None
-
-
-def _round(v: float | None) -> float | None:
-    return None if v is None else round(v, 3)

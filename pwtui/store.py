@@ -87,6 +87,9 @@ class Event:
     message: str
 
 
+CACHE_PORT_KEY = "port"  # meta: the port whose circles the cached calibrations and infos are from
+
+
 class Store(WritePath):
     def __init__(
         self,

@@ -116,6 +116,25 @@ def test_read_power_answers_in_data(run) -> None:
     assert not res.ok and "unknown circle" in res.message
 
 
+def test_read_power_recent_answers_from_the_latest_poll_without_asking(run) -> None:
+    r = run("sim://?circles=3&seed=37&latency=0", interval=10)
+    r.wait(lambda: (c := r.engine.snapshot().circle(C1)) is not None and c.watts is not None, 10)
+    for _ in range(3):  # a slot may begin in between: then try again
+        slots, asked = r.engine.ctx.polling.slots_done, r.net.requests_by_id["0012"]
+        recent = result(r, r.engine.submit(E.ReadPower(C1, recent=True)))
+        if r.engine.ctx.polling.slots_done == slots:
+            break
+    assert recent.ok and recent.data is not None and "latest poll" in recent.message
+    assert r.net.requests_by_id["0012"] == asked, (
+        "the circle was asked although the logger's reading is recent"
+    )
+    seen = r.engine.snapshot().circle(C1)
+    assert seen is not None and recent.data["watts"] == seen.watts
+    fresh = result(r, r.engine.submit(E.ReadPower(C1)))  # not `recent`: the circle is read now
+    assert fresh.ok and "latest poll" not in fresh.message
+    assert r.net.requests_by_id["0012"] > asked
+
+
 def test_a_service_raising_is_logged_and_logging_goes_on(run) -> None:
     r = run("sim://?circles=3&seed=36&latency=0")
     r.wait(lambda: r.cycles() >= 1 and r.engine.snapshot().link.up)

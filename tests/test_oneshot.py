@@ -295,3 +295,29 @@ def test_circles_that_never_answer_end_in_a_message(args: list[str]) -> None:
         stick.close()
     assert code == 1 and "does not answer" in err, err
     assert len(err.strip().splitlines()) == 1
+
+
+def test_power_uses_the_calibrations_the_logger_cached_for_that_port(tmp_path: Path, capsys) -> None:
+    from test_engine import Running
+
+    from protocol import virtual
+
+    url = "sim://?circles=3&seed=71&latency=0"
+    logger = Running(tmp_path, url)
+    wait_for(lambda: all((c := logger.engine.snapshot().circle(m)) and c.calibration for m in (C1, C3)))
+    logger.close()
+    net = virtual.network_for(url)
+    net.requests_by_id.clear()
+    cfg = tmp_path / "pwtui.toml"
+    assert main(["power", "--config", str(cfg)]) == 0
+    rows = [json.loads(ln) for ln in capsys.readouterr().out.splitlines()]
+    assert len(rows) == 3 and all(isinstance(r["watts_8s"], float) for r in rows)
+    assert net.requests_by_id["0026"] == 0, "calibration asked although the logger cached it"
+    true = net.circles[C1].true_watts(net.now_ts())
+    c1 = next(r for r in rows if r["mac"] == C1)
+    assert abs(c1["watts_8s"] - true) <= max(5.0, 0.1 * abs(true))
+    # another network on the same MACs: its calibrations are its own
+    other = "sim://?circles=3&seed=72&latency=0"
+    virtual.forget(other)
+    assert main(["power", "--config", str(cfg), "--port", other]) == 0
+    assert virtual.network_for(other).requests_by_id["0026"] == 3

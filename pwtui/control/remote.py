@@ -129,10 +129,26 @@ class RemoteStick:
 
     def command(self, command: E.Command, timeout: float = 60.0) -> E.CommandResult:
         """Run an engine command on the owner and wait for its result."""
+        return self.result(command, self.command_future(command), timeout)
+
+    def command_future(self, command: E.Command) -> tuple[Future[dict[str, Any]], Future[E.CommandResult]]:
+        """Send an engine command without waiting: (the owner's acceptance, the result).
+
+        Many commands sent first and waited for after go through the owner together."""
         fut: Future[E.CommandResult] = Future()
         self._results[command.id] = fut
+        return self.client.send("command", command=to_wire(command)), fut
+
+    def result(
+        self,
+        command: E.Command,
+        futures: tuple[Future[dict[str, Any]], Future[E.CommandResult]],
+        timeout: float = 60.0,
+    ) -> E.CommandResult:
+        """Wait for a command sent with `command_future`."""
+        accepted, fut = futures
         try:
-            reply = self.client.send("command", command=to_wire(command)).result(timeout)
+            reply = accepted.result(timeout)
             if not reply.get("ok"):
                 return E.CommandResult(
                     command.id, getattr(command, "mac", None), False, str(reply.get("error"))

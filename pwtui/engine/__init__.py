@@ -27,7 +27,7 @@ from .. import events as E
 from ..config import Config
 from ..legacylogs import LegacyLogs
 from ..status import STATUS_NAME
-from ..store import DB_NAME, Store
+from ..store import CACHE_PORT_KEY, DB_NAME, Store
 from .clocks import Clocks
 from .commands import Commands
 from .discovery import Discovery
@@ -227,6 +227,9 @@ class Engine:
         self._reconnect_s = RECONNECT_FIRST_S
         self._last_link_error = ""
         ctx.stick = stick
+        store = ctx.recorder.store
+        if store.meta(CACHE_PORT_KEY) != self.port:
+            store.set_meta(CACHE_PORT_KEY, self.port)  # one-shots trust the cached calibrations of this port
         ctx.note("info", "link", f"stick {stick.info.mac if stick.info else '?'} on {self.port}")
         self._emit(E.LinkChanged(ctx.publisher.link_status(True)))
         ctx.discovery.link_up()

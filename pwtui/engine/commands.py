@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from concurrent.futures import Future
+from datetime import UTC, datetime
 
 from protocol import units
 from protocol.circle import CirclePlus, PowerReading
@@ -19,6 +20,7 @@ from ..controlfile import ControlFileError
 from .state import Context, Node
 
 Answer = Callable[[bool, str, dict[str, object] | None], None]
+RECENT_SLACK_S = 2.0  # a reading of the latest poll is at most one power interval and this old
 
 
 class Commands:
@@ -74,6 +76,8 @@ class Commands:
         elif isinstance(cmd, E.SyncClock):
             ctx.clocks.set(node, None, done=lambda ok, msg: answer(ok, msg, None))
         elif isinstance(cmd, E.ReadPower):
+            if cmd.recent and self._recent_power(node, answer):
+                return
             self._read_power(node, answer)
         else:
             answer(False, f"unknown command {type(cmd).__name__}", None)
@@ -132,6 +136,25 @@ class Commands:
             answer(True, f"{name}: schedule {cmd.schedule or 'none'}", None)
             return
         ctx.schedule_svc.apply(node, lambda ok, msg: answer(ok, msg, None))
+
+    def _recent_power(self, node: Node, answer: Answer) -> bool:
+        """The reading of the latest poll, when there is one (False: read the circle)."""
+        seen = node.last_seen
+        fresh = self.ctx.polling.interval + RECENT_SLACK_S
+        if not node.online or seen is None or node.watts is None:
+            return False
+        if abs((datetime.now(UTC) - seen).total_seconds()) > fresh:
+            return False
+        data: dict[str, object] = {
+            "mac": node.mac,
+            "watts": node.watts,
+            "watts_1s": node.watts_1s,
+            "wh_hour": node.wh_hour,
+            "wh_hour_production": node.wh_hour_production,
+            "time": units.iso(seen),
+        }
+        answer(True, f"{self.ctx.name(node)}: {node.watts:.1f} W (latest poll)", data)
+        return True
 
     def _read_power(self, node: Node, answer: Answer) -> None:
         ctx = self.ctx
