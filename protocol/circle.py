@@ -379,14 +379,19 @@ class Circle:
 class CirclePlus(Circle):
     """The coordinator: node table, joining, removing, real-time clock."""
 
-    def node_table(self, priority: Priority | int = Priority.NORMAL) -> list[tuple[int, str]]:
-        """Occupied slots of the 64-slot table, pipelined."""
-        futs = [
+    def node_table_futures(
+        self, priority: Priority | int = Priority.NORMAL
+    ) -> list[Future[M.NodeTableResponse]]:
+        """The 64 slots of the table, all asked at once; each answers on its own."""
+        return [
             self._ask_for(M.NodeTableRequest(mac=self.mac, index=i), M.NodeTableResponse, priority)
             for i in range(64)
         ]
+
+    def node_table(self, priority: Priority | int = Priority.NORMAL) -> list[tuple[int, str]]:
+        """Occupied slots of the 64-slot table, pipelined."""
         table = []
-        for f in futs:
+        for f in self.node_table_futures(priority):
             r = self._wait(f)
             if not r.empty:
                 table.append((r.index, r.node_mac))

@@ -198,3 +198,41 @@ def test_rows_appear_as_first_contacts_answer_not_at_the_end_of_the_slot(run) ->
     assert isinstance(update, E.CycleUpdate)
     live = sum(c.watts is not None for c in update.snapshot.circles)
     assert live < 24, "all first contacts were done before any row was shown"
+
+
+def test_circles_found_in_the_node_table_are_polled_before_the_table_is_read_to_the_end(tmp_path) -> None:
+    # a first start: only the Circle+ is known; its 64-slot table takes seconds at the capture's
+    # timing, and each circle found in it is asked as soon as its slot answers
+    url = "sim://?circles=12&seed=48&latency=80"
+    virtual.forget(url)
+    cfg = tmp_path / "pwtui.toml"
+    cfg.write_text(f'[stick]\nport = "{url}"\n[logging]\npower_interval = 10\n')
+    from pwtui.config import load_config
+    from pwtui.engine import Engine
+
+    events: list[E.Event] = []
+    engine = Engine(load_config(cfg), on_event=events.append)
+    stop = __import__("threading").Event()
+    th = __import__("threading").Thread(target=engine.run, args=(stop,), daemon=True)
+    th.start()
+    try:
+
+        def early() -> bool:
+            return any(
+                isinstance(e, E.CycleUpdate)
+                and not e.snapshot.node_table
+                and any(c.watts is not None and c.mac != virtual.CIRCLE_PLUS_MAC for c in e.snapshot.circles)
+                for e in list(events)
+            )
+
+        def table() -> bool:
+            return len(engine.snapshot().node_table) == 12
+
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and not table():
+            time.sleep(0.05)
+        assert table(), "the node table was not read"
+        assert early(), "no circle was polled before the whole table was read"
+    finally:
+        stop.set()
+        th.join(5)

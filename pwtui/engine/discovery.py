@@ -66,44 +66,62 @@ class Discovery:
         return added
 
     def read_node_table(self, cp_mac: str, remembered: list[str]) -> None:
+        """The Circle+ table, 64 requests at once; a circle found is polled as its slot answers."""
         ctx = self.ctx
         node = ctx.nodes[cp_mac]
         cp = node.circle
         assert isinstance(cp, CirclePlus)
-
         started = ctx.table_changes
+        # BACKGROUND: the first power polls of the circles known already go first
+        futures = cp.node_table_futures(Priority.BACKGROUND)
+        entries: dict[int, str] = {}
+        failures: list[BaseException] = []
+        left = [len(futures)]
 
-        def done(fut: Future[list[tuple[int, str]]]) -> None:
+        def slot(fut: Future[M.NodeTableResponse]) -> None:
+            left[0] -= 1
             if ctx.table_changes != started:
                 return  # a join or removal came in between: this read is out of date
             try:
-                ctx.node_table = fut.result()
+                r = fut.result()
             except Exception as exc:
-                ctx.note("warning", "discovery", f"cannot read the Circle+ node table: {exc}")
-                return
-            self.table_read = True
-            table = [m for _, m in ctx.node_table]
-            for c in ctx.config.circles:
-                if c.mac != cp_mac and c.mac not in table:
-                    ctx.note(
-                        "warning",
-                        "discovery",
-                        f"configured circle {c.mac} ({c.name}) is not in the Circle+ node table",
-                        c.mac,
-                    )
-            new = [m for m in table if m not in ctx.nodes]
-            for m in new:
-                if m not in remembered:
-                    ctx.note(
-                        "info", "discovery", f"found circle {m} in the node table (not in the config)", m
-                    )
-            added = self.add(new, cp_mac)
-            if added:
-                ctx.polling.poll(ctx.polling.slot_now(), added)
-            ctx.files.check(force=True)  # rows of circles found just now are accepted now
+                failures.append(exc)
+            else:
+                if not r.empty:
+                    entries[r.index] = r.node_mac
+                    self._found(r.node_mac, cp_mac, remembered)
+            if left[0] == 0:
+                self._table_read(cp_mac, sorted(entries.items()), failures)
 
-        # BACKGROUND: the first power polls of the circles known already go first
-        ctx.owner.in_worker(lambda: cp.node_table(Priority.BACKGROUND), done, "discovery.node_table")
+        for f in futures:
+            ctx.owner.when_done(f, slot, "discovery.node_table")
+
+    def _found(self, mac: str, cp_mac: str, remembered: list[str]) -> None:
+        ctx = self.ctx
+        if mac in ctx.nodes:
+            return
+        if mac not in remembered:
+            ctx.note("info", "discovery", f"found circle {mac} in the node table (not in the config)", mac)
+        if self.add([mac], cp_mac):
+            ctx.polling.first_contacts()
+
+    def _table_read(self, cp_mac: str, table: list[tuple[int, str]], failures: list[BaseException]) -> None:
+        ctx = self.ctx
+        if failures:
+            ctx.note("warning", "discovery", f"cannot read the Circle+ node table: {failures[0]}")
+            return
+        ctx.node_table = table
+        self.table_read = True
+        macs = [m for _, m in table]
+        for c in ctx.config.circles:
+            if c.mac != cp_mac and c.mac not in macs:
+                ctx.note(
+                    "warning",
+                    "discovery",
+                    f"configured circle {c.mac} ({c.name}) is not in the Circle+ node table",
+                    c.mac,
+                )
+        ctx.files.check(force=True)  # rows of circles found just now are accepted now
 
     # --- per circle ---------------------------------------------------------------------------
 

@@ -100,6 +100,10 @@ class Polling:
         room = max(1, ctx.config.stick.window // 2) - busy
         return [n for n in waiting if not self._reading.get(n.mac)][: max(0, room)]
 
+    def first_contacts(self) -> None:
+        """Circles just found (node table): their first contacts start now, not at the next slot."""
+        self._more_firsts()
+
     def _more_firsts(self) -> None:
         """A first contact finished: the next one starts now, not at the next slot."""
         if not self.ctx.link_up:
