@@ -477,3 +477,12 @@ def test_unknown_mac_and_schedule_rows_are_skipped_with_a_warning(run) -> None:
         ),
         5,
     )
+
+
+def test_clocks_are_set_when_circles_are_initialised_without_reading_them_first(run) -> None:
+    r = run("sim://?circles=3&seed=49&latency=0")
+    c1 = r.net.circles[C1]
+    assert abs(c1.clock_offset) > 1, "this seed's circle 1 starts with a clock that is off"
+    r.wait(lambda: r.net.requests_by_id["0016"] >= 4, 10, "every clock set")
+    r.wait(lambda: abs(c1.clock_offset) < 1.5, 5, "circle 1's clock right")
+    assert r.net.requests_by_id["003E"] == 0, "a clock read although it is set anyway"

@@ -39,7 +39,11 @@ class Clocks:
             self.check(n, force=daily)
 
     def check(self, node: Node, force: bool = False, quiet: bool = False) -> None:
+        """Read the clock and set it on drift; `force`: set it anyway (and skip the read)."""
         ctx = self.ctx
+        if force:
+            self.set(node, None, quiet=True)  # the read would only say by how much
+            return
 
         def read(fut: Future[ClockReading]) -> None:
             try:
@@ -47,8 +51,8 @@ class Clocks:
             except Exception:
                 return  # polling notices a circle that does not answer
             node.drift = reading.drift_s
-            if force or abs(reading.drift_s) > ctx.config.engine.max_drift:
-                self.set(node, reading.drift_s, quiet=force)
+            if abs(reading.drift_s) > ctx.config.engine.max_drift:
+                self.set(node, reading.drift_s, quiet=quiet)
 
         ctx.owner.when_done(node.circle.clock_future(Priority.NORMAL), read, "clocks.read")
 
