@@ -39,6 +39,7 @@ class Publisher:
         )
         self._last_fsync = 0.0
         self._soon = False
+        self._published_at = 0.0
 
     def link_status(self, up: bool | None = None) -> E.LinkStatus:
         stick = self.ctx.stick
@@ -135,8 +136,13 @@ class Publisher:
         )
 
     def publish_soon(self) -> None:
-        """A circle answered for the first time: show it within FIRSTS_EVERY_S (coalesced)."""
+        """A circle answered for the first time: show it now, or (right after a publish)
+        within FIRSTS_EVERY_S, coalesced with the others that answer meanwhile."""
         if self._soon:
+            return
+        wait = self._published_at + FIRSTS_EVERY_S - time.monotonic()
+        if wait <= 0:
+            self.publish()
             return
         self._soon = True
 
@@ -144,9 +150,10 @@ class Publisher:
             self._soon = False
             self.publish()
 
-        self.ctx.owner.call_later(FIRSTS_EVERY_S, go, "status.first_readings")
+        self.ctx.owner.call_later(wait, go, "status.first_readings")
 
     def publish(self, cycle: bool = True) -> E.Snapshot:
+        self._published_at = time.monotonic()
         self._today()
         snap = self.build()
         self.snapshot = snap
