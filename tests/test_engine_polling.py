@@ -82,25 +82,32 @@ def test_first_sample_within_one_cycle_and_from_the_cached_node_table(tmp_path) 
     first = Running(tmp_path, url, interval=2)
     first.wait(lambda: (c := first.engine.snapshot().circle(c4)) is not None and c.online, 15, "C4 found")
     first.close()
-    again = Running(tmp_path, url, interval=2, keep=True)
-    again.wait(lambda: any(isinstance(e, E.CycleUpdate) for e in again.events), 10, "a cycle")
-    again.wait(
-        lambda: any(
-            isinstance(e, E.CycleUpdate) and any(c.watts is not None for c in e.snapshot.circles)
-            for e in again.events
-        ),
-        10,
-    )
+    # the Circle+ does not answer now: its table cannot be read, C4 is known from the store only
+    cp = first.net.circles[first.net.circle_plus_mac]
+    again = Running(tmp_path, url, interval=2, keep=True, prepare=lambda net: setattr(cp, "online", False))
+
+    def live(mac: str) -> int | None:
+        return next(
+            (
+                i
+                for i, e in enumerate(list(again.events))
+                if isinstance(e, E.CycleUpdate)
+                and (c := e.snapshot.circle(mac)) is not None
+                and c.watts is not None
+            ),
+            None,
+        )
+
+    again.wait(lambda: live(C1) is not None and live(c4) is not None, 10, "C1 and C4 read")
     again.close()
     up = next(i for i, e in enumerate(again.events) if isinstance(e, E.LinkChanged) and e.link.up)
-    i, update = next(
-        (i, e)
-        for i, e in enumerate(again.events)
-        if isinstance(e, E.CycleUpdate) and any(c.watts is not None for c in e.snapshot.circles)
-    )
-    assert again.times[i] - again.times[up] <= 2.5, "first sample later than one cycle after link-up"
-    live = {c.mac for c in update.snapshot.circles if c.watts is not None}
-    assert {C1, c4} <= live, "the cached node table was not polled at once"
+    for mac in (C1, c4):
+        i = live(mac)
+        assert i is not None
+        assert again.times[i] - again.times[up] <= 2.5, (
+            f"{mac}: first sample later than one cycle after link-up"
+        )
+    assert not again.engine.snapshot().node_table
 
 
 def test_every_slot_gets_a_sample_under_faults(run) -> None:
