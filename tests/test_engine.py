@@ -486,3 +486,15 @@ def test_clocks_are_set_when_circles_are_initialised_without_reading_them_first(
     r.wait(lambda: r.net.requests_by_id["0016"] >= 4, 10, "every clock set")
     r.wait(lambda: abs(c1.clock_offset) < 1.5, 5, "circle 1's clock right")
     assert r.net.requests_by_id["003E"] == 0, "a clock read although it is set anyway"
+
+
+def test_a_circle_switched_off_by_hand_is_noticed_within_seconds(run) -> None:
+    r = run("sim://?circles=3&seed=38&latency=0")  # C2 draws about 94 W
+    r.wait(lambda: (c := r.engine.snapshot().circle(C2)) is not None and c.relay is True and r.cycles() >= 2)
+    r.net.circles[C2].set_relay(False, r.net.now_ts())  # its button
+    # the 8-s mean takes up to 8 s to fall; node info is asked when the load stopped, not
+    # only at its 5-minute round
+    r.wait(lambda: r.engine.snapshot().circle(C2).relay is False, 15, "the relay seen off")
+    assert any(isinstance(e, E.EngineLog) and e.mac == C2 and "by hand" in e.message for e in r.events), (
+        "no note that it was switched"
+    )

@@ -20,7 +20,8 @@ from protocol.units import Calibration
 
 from .state import Context, Node
 
-INFO_EVERY_S = 60.0  # node info at least this often, and whenever a log interval or quarter ends
+INFO_EVERY_S = 300.0  # node info at least this often, and whenever something can have changed
+ALWAYS_ON_CHECK_S = 30.0  # an always-on circle without load: its relay is asked this often
 MARGIN_S = 0.3  # a retry must fit in the slot with this much to spare
 
 
@@ -209,8 +210,11 @@ class Polling:
         row = self.ctx.row(node.mac)
         if row is not None and row.schedule_state and now // 900 != node.info_at // 900:
             return True  # a quarter hour began: the schedule may have switched it
-        if node.relay is True and node.watts is not None and abs(node.watts) < 0.5 and s.always_on:
-            return True  # no load on an always-on circle: is it off?
+        if node.relay is True and node.watts is not None and abs(node.watts) < 0.5:
+            if s.always_on and now - node.info_at >= ALWAYS_ON_CHECK_S:
+                return True  # no load on an always-on circle: is it off?
+            if len(node.recent) >= 2 and abs(node.recent[-2]) >= 0.5:
+                return True  # its load stopped: switched off by hand?
         return node.relay is False and node.watts is not None and abs(node.watts) >= 0.5
 
     def info_checks(self) -> None:
