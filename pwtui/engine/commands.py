@@ -145,15 +145,8 @@ class Commands:
             return False
         if abs((datetime.now(UTC) - seen).total_seconds()) > fresh:
             return False
-        data: dict[str, object] = {
-            "mac": node.mac,
-            "watts": node.watts,
-            "watts_1s": node.watts_1s,
-            "wh_hour": node.wh_hour,
-            "wh_hour_production": node.wh_hour_production,
-            "time": units.iso(seen),
-        }
-        answer(True, f"{self.ctx.name(node)}: {node.watts:.1f} W (latest poll)", data)
+        r = PowerReading(node.mac, node.watts_1s, node.watts, node.wh_hour, node.wh_hour_production, seen)
+        answer(True, f"{self.ctx.name(node)}: {node.watts:.1f} W (latest poll)", _power_data(r))
         return True
 
     def _read_power(self, node: Node, answer: Answer) -> None:
@@ -165,15 +158,7 @@ class Commands:
             except Exception as exc:
                 answer(False, f"{ctx.name(node)}: {exc}", None)
                 return
-            data: dict[str, object] = {
-                "mac": node.mac,
-                "watts": r.watts_8s,
-                "watts_1s": r.watts_1s,
-                "wh_hour": r.wh_hour,
-                "wh_hour_production": r.wh_hour_production,
-                "time": units.iso(r.time),
-            }
-            answer(True, f"{ctx.name(node)}: {r.watts_8s:.1f} W", data)
+            answer(True, f"{ctx.name(node)}: {r.watts_8s:.1f} W", _power_data(r))
 
         def cal(fut: Future[Calibration]) -> None:
             try:
@@ -230,3 +215,15 @@ class Commands:
                 answer(True, "node table read", None)
 
         ctx.owner.in_worker(work, done, "command.network")
+
+
+def _power_data(r: PowerReading) -> dict[str, object]:
+    """A reading as `ReadPower` answers it (MQTT `reqstate`, the one-shot `power`)."""
+    return {
+        "mac": r.mac,
+        "watts": r.watts_8s,
+        "watts_1s": r.watts_1s,
+        "wh_hour": r.wh_hour,
+        "wh_hour_production": r.wh_hour_production,
+        "time": units.iso(r.time),
+    }
