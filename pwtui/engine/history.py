@@ -2,7 +2,8 @@
 
 Log-block requests go at BACKGROUND priority and keep the stick's queue
 supplied, so the power polls (NORMAL priority) go first and history
-takes the capacity they leave.  Blocks are stored in order per circle; fully
+takes the capacity they leave; only the few blocks "today" waits for (where
+the log starts, and the blocks since midnight) go at NORMAL.  Blocks are stored in order per circle; fully
 written blocks are read once, the block being written is read again when its
 write position moved; with a long backlog the blocks since local midnight are
 read first, so "today" is right at once.  Records become intervals in
@@ -20,6 +21,7 @@ from datetime import datetime
 from protocol import messages as M
 from protocol import units
 from protocol.fields import LogEntry
+from protocol.stick import Priority
 from protocol.units import Calibration
 
 from .intervals import interval_at, store_block
@@ -145,7 +147,8 @@ class History:
             self._plan_today(node, p, current)
             self.kick()
 
-        ctx.owner.when_done(node.circle.log_block_future(after), probed, "history.start")
+        # NORMAL, as today's blocks: a handful per circle that "today" waits for
+        ctx.owner.when_done(node.circle.log_block_future(after, Priority.NORMAL), probed, "history.start")
 
     def _plan_today(self, node: Node, p: Progress, current: int) -> None:
         """With a long backlog, the blocks since local midnight are read first (then again in order)."""
@@ -187,7 +190,7 @@ class History:
                 node.current_block_read_at = p.today_current_at  # every block since midnight is in
             self.kick()
 
-        ctx.owner.when_done(node.circle.log_block_future(block), got, "history.today")
+        ctx.owner.when_done(node.circle.log_block_future(block, Priority.NORMAL), got, "history.today")
 
     def _ask(self, node: Node, p: Progress) -> None:
         assert node.info is not None and p.next_ask is not None
