@@ -160,10 +160,8 @@ class Polling:
 
     def _reading_in(self, node: Node, ts: int, r: PowerReading) -> None:
         ctx = self.ctx
-        was_online = node.online
         node.probing = False
-        node.online = True
-        node.noted_offline = False if was_online else node.noted_offline
+        node.online = True  # noted_offline stays until it is initialised again ("back online")
         node.failures = 0
         node.backoff = 10.0
         node.watts, node.watts_1s = r.watts_8s, r.watts_1s
