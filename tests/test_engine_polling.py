@@ -243,3 +243,25 @@ def test_circles_found_in_the_node_table_are_polled_before_the_table_is_read_to_
     finally:
         stop.set()
         th.join(5)
+
+
+def test_every_slot_from_a_circles_first_sample_on_is_kept_while_first_contacts_go_on(run) -> None:
+    # 16 configured circles at the capture's timing: first contacts take several seconds, and
+    # one asked in a slot may answer in the next, which began without it
+    extra = "".join(f'[[circle]]\nmac = "{virtual.circle_mac(k)}"\n' for k in range(4, 16))
+    r = run("sim://?circles=15&seed=46&latency=80", interval=3, extra=extra)
+    r.wait(lambda: r.cycles() >= 1, 10, "a first cycle")
+    start = time.time()
+    r.wait(lambda: time.time() > start + 15, 20, "fifteen seconds")
+    r.close()
+    st = r.store()
+    end = int(start + 15) // 3 * 3 - 3
+    lost = {}
+    for k in range(1, 16):
+        mac = virtual.circle_mac(k)
+        stamps = {ts for _, ts, _ in st.power_samples([mac])}
+        assert stamps, f"{mac} never read"
+        missing = sorted(set(range(min(stamps), end, 3)) - stamps)
+        if missing:
+            lost[mac] = missing
+    assert not lost, f"slots without a sample after the circle's first one: {lost}"

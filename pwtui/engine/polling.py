@@ -145,6 +145,14 @@ class Polling:
             if first:
                 ctx.owner.call_soon_threadsafe(self._more_firsts, "polling.first")
                 ctx.publisher.publish_soon()
+                now_ts = self.slot_now()
+                if now_ts != ts and ctx.settings(node.mac).monitor:
+                    # asked in the slot before: this slot began before it was online, so
+                    # its burst left it out; read it for this one too
+                    self._open[now_ts] = self._open.get(now_ts, 0) + 1
+                    slot_left = now_ts + self.interval - time.time()
+                    self._read(node, now_ts, time.monotonic() + slot_left - MARGIN_S)
+                    self._done_one(now_ts)
             self._done_one(ts)
 
         def got_cal(fut: Future[Calibration]) -> None:
