@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from test_engine import C1, C2, Running, engine_runs
 
+from protocol import virtual
 from pwtui import events as E
 from pwtui.store import DB_NAME, Store
 
@@ -214,3 +215,17 @@ def test_cached_calibration_and_node_info_are_dropped_when_a_circle_is_replaced(
     assert any(
         isinstance(e, E.EngineLog) and e.mac == C1 and "log interval" in e.message for e in again.events
     ), "the replaced circle's log interval was not set again"
+
+
+def test_blocks_read_for_today_are_not_asked_again_in_order(run) -> None:
+    r = run("sim://?circles=2&seed=67&latency=0&history=30")
+    macs = [virtual.CIRCLE_PLUS_MAC, C1, C2]
+    r.wait(lambda: all(caught_up(r, m) for m in macs), 60, "caught up")
+    today = sum(len(p.today) for p in r.engine.ctx.history.progress.values())
+    assert today == 0
+    done = sum(c.history_done for c in r.engine.snapshot().circles)
+    asked = r.net.requests_by_id["0048"]
+    # each block once (today's, read first, are not asked again in order), plus for each
+    # circle a probe of where its log starts and its block being written (read twice: with
+    # today's and in order); 7 more a circle when today's blocks are read twice
+    assert asked <= done + len(macs) * 4, f"{asked} log blocks asked for {done} stored"

@@ -183,9 +183,12 @@ class History:
                 return
             cal = self._calibration(node)
             if cal is not None:
-                store_block(self.ctx, node, last_end, cal, block, list(resp.entries), gaps=False)
+                entries = list(resp.entries)
+                store_block(self.ctx, node, last_end, cal, block, entries, gaps=False)
                 if block == current:
                     p.today_current_at = time.time()
+                elif block not in p.got:  # full: the in-order read takes it from here, unasked
+                    p.got[block] = ((current, None), entries, time.time())
             if not p.today and not p.today_asked and p.today_current_at is not None:
                 node.current_block_read_at = p.today_current_at  # every block since midnight is in
             self.kick()
@@ -197,6 +200,10 @@ class History:
         block = p.next_ask
         current = node.info.log_block
         position = (current, node.info.log_address.slot)
+        if block != current and p.got.get(block) is not None:
+            p.next_ask = (block + 1) % units.LOG_BLOCKS  # read with today's blocks already
+            self._store_ready(node, p)
+            return
         if block != current:
             p.next_ask = (block + 1) % units.LOG_BLOCKS
         p.got[block] = None
