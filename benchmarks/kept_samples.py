@@ -3,11 +3,14 @@
 The engine logs 16 circles on the simulator with the capture's timing and
 `drop=0.05,corrupt=0.01,chatter` for `--seconds` of wall time (90 by default); every online circle should
 hold one sample in every 10-s slot of that time. Prints the kept share per circle and in all.
+A sample still missing when the last slot is complete is waited for up to two intervals (a
+late reply lands in its own slot); when none is missing, the run ends with the last slot.
 """
 
 from __future__ import annotations
 
 import argparse
+import sqlite3
 import sys
 import tempfile
 import threading
@@ -18,12 +21,27 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from protocol import virtual  # noqa: E402
-from pwtui.config import load_config  # noqa: E402
+from pwtui import events as E  # noqa: E402
+from pwtui.config import Config, load_config  # noqa: E402
 from pwtui.engine import Engine  # noqa: E402
 from pwtui.store import DB_NAME, Store  # noqa: E402
 
 FAULTS = "drop=0.05,corrupt=0.01,chatter"
 INTERVAL = 10
+
+
+def kept(config: Config, macs: list[str], start: int, end: int) -> dict[str, int]:
+    """Slots of [start, end) that hold a sample, per circle, as committed to the store."""
+    try:
+        st = Store(config.paths.data / DB_NAME, readonly=True)
+    except sqlite3.Error:
+        return dict.fromkeys(macs, 0)
+    try:
+        return {mac: len({ts for _, ts, _ in st.power_samples([mac], start, end)}) for mac in macs}
+    except sqlite3.Error:
+        return dict.fromkeys(macs, 0)
+    finally:
+        st.close()
 
 
 def main() -> int:
@@ -37,7 +55,13 @@ def main() -> int:
         cfg.write_text(f'[stick]\nport = "{url}"\n[logging]\npower_interval = {INTERVAL}\n')
         config = load_config(cfg)
         virtual.forget(url)
-        engine = Engine(config)
+        cycled = threading.Event()
+
+        def on_event(ev: E.Event) -> None:
+            if isinstance(ev, E.CycleUpdate):  # a slot is complete and committed
+                cycled.set()
+
+        engine = Engine(config, on_event=on_event)
         stop = threading.Event()
         thread = threading.Thread(target=engine.run, args=(stop,), daemon=True)
         thread.start()
@@ -46,20 +70,22 @@ def main() -> int:
             time.sleep(0.2)
         start = (int(time.time()) // INTERVAL + 1) * INTERVAL
         end = start + args.seconds // INTERVAL * INTERVAL
-        while time.time() < end + 2 * INTERVAL:  # late replies still land in their own slot
-            time.sleep(1)
+        macs = [c.mac for c in snap.circles]
+        slots = (end - start) // INTERVAL
+        want = slots * len(macs)
+        # late replies still land in their own slot: a missing sample is waited for up to two
+        # intervals after the last slot; when every sample is in, there is nothing to wait for
+        deadline = end + 2 * INTERVAL
+        while time.time() < deadline:
+            cycled.clear()
+            if time.time() >= end - INTERVAL and sum(kept(config, macs, start, end).values()) == want:
+                break
+            cycled.wait(max(0.0, deadline - time.time()))
         stop.set()
         thread.join(10)
-        st = Store(config.paths.data / DB_NAME, readonly=True)
-        slots = (end - start) // INTERVAL
-        kept_all = 0
-        macs = [c.mac for c in snap.circles]
-        worst = (2.0, "")
-        for mac in macs:
-            kept = len({ts for _, ts, _ in st.power_samples([mac], start, end)})
-            kept_all += kept
-            worst = min(worst, (kept / slots, mac))
-        st.close()
+        per_circle = kept(config, macs, start, end)
+        kept_all = sum(per_circle.values())
+        worst = min((n / slots, mac) for mac, n in per_circle.items())
     share = kept_all / (slots * len(macs))
     print(f"{len(macs)} circles, {slots} slots of {INTERVAL} s each, faults {FAULTS}, capture timing")
     print(f"  kept {kept_all} of {slots * len(macs)} samples: {100 * share:.2f} % (goal 99 %)")
