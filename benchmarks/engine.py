@@ -193,8 +193,8 @@ def report(run: Run, line: Line) -> None:
         return blocks * block.total / free_bytes_s, blocks / free_acks_s
 
     print(
-        f"{CIRCLES} circles, {CATCHUP_DAYS} day(s) of history each, {INTERVAL}-s polls; engine in this "
-        f"process on sim:// with the capture's timing; requests as counted by the simulator"
+        f"{CIRCLES} circles, {CATCHUP_DAYS} day(s) of history each, {INTERVAL}-s polls; the engine in "
+        f"process on sim:// (capture timing); requests as the simulator counted them"
     )
     last = run.probes[-1] if run.probes else None
     start = run.started
@@ -203,65 +203,64 @@ def report(run: Run, line: Line) -> None:
         print(f"start-up NOT finished after {CATCHUP_WAIT} s ({got})")
         return
     n = start.requests()
+    start_ack, start_wire = n * ACK_S, start.line_bytes / BYTES_PER_SECOND
     print(
-        f"start-up (engine start → all {CIRCLES} online, history totals known) {start.t:7.1f} s   "
-        f"{n} requests: ack-rate time {n * ACK_S:.1f} s ({start.t / (n * ACK_S):.2f}×), "
-        f"wire time {start.line_bytes / BYTES_PER_SECOND:.1f} s"
+        f"{f'start-up: engine start → {CIRCLES} online, totals known':48} {start.t:8.1f} s  "
+        f"{n} requests; at the ack rate {start_ack:.1f} s ({start.t / start_ack:.2f}×), "
+        f"on the wire {start_wire:.1f} s"
     )
-    print(f"  start-up requests by id: {by_id(start.asked)}; {start.done} blocks already stored")
+    print(f"  its requests by id: {by_id(start.asked)}; {start.done} blocks stored meanwhile")
 
     end = run.finished or last
     took = end.t - start.t
     asked = end.asked - start.asked
     stored = end.done - start.done
+    rate = stored / took if took > 0 else float("nan")
     blocks_asked, polls = asked[BLOCK], asked[POLL]
     other = asked - Counter({BLOCK: blocks_asked, POLL: polls})
-    state = "" if run.finished else f"; NOT done after {CATCHUP_WAIT} s ({end.done} of {end.total})"
+    state = "" if run.finished else f", NOT done after {CATCHUP_WAIT} s ({end.done} of {end.total})"
     print(
-        f"catch-up (start-up end → every block stored)              {took:7.1f} s   "
-        f"{stored} blocks stored{state}"
+        f"{'catch-up: start-up end → every block stored':48} {took:8.1f} s  "
+        f"{stored} blocks, {rate:.2f} blocks/s{state}"
     )
     per = blocks_asked / stored if stored else float("nan")
     print(
-        f"  requests: {blocks_asked} log blocks ({per:.2f} a stored block), {polls} power polls, "
+        f"  its requests: {blocks_asked} log blocks ({per:.2f} a stored block), {polls} power polls, "
         f"{sum(other.values())} other ({by_id(other) or 'none'})"
     )
     wire, ack = limits(stored)
     print(
-        f"  limits for {stored} blocks with the polls running: wire {wire:.1f} s ({took / wire:.1f}×), "
+        f"  limits of {stored} blocks with the polls running: wire {wire:.1f} s ({took / wire:.1f}×), "
         f"ack rate {ack:.1f} s ({took / ack:.2f}×)"
     )
     total = sum(asked.values())
-    cap, cap_mean = took / ACK_S, took * 1000.0 / CAPTURE_ACK_MEAN_MS
+    mean_rate = 1000.0 / CAPTURE_ACK_MEAN_MS
     print(
-        f"  link use: {total} requests in {took:.1f} s = {total / took:.1f}/s; the stick acks "
-        f"{1 / ACK_S:.1f}/s at the median ack, {1000.0 / CAPTURE_ACK_MEAN_MS:.1f}/s at the mean"
+        f"  link use: {total} requests = {total / took:.1f}/s; the stick acks {mean_rate:.1f}/s at the "
+        f"capture's mean ack, {1 / ACK_S:.1f}/s at the median the limits use"
     )
-    free, free_mean = cap - polls, cap_mean - polls
+    free_mean, free_median = took * mean_rate - polls, took / ACK_S - polls
     print(
-        f"  history's share of the capacity the polls leave free (goal ≥ 90 %): "
-        f"{blocks_asked} of {free:.0f} requests = {100 * blocks_asked / free:.0f} % at the median ack "
-        f"({100 * blocks_asked / free_mean:.0f} % at the mean); stored blocks only: "
-        f"{100 * stored / free:.0f} % ({100 * stored / free_mean:.0f} %)"
+        f"  history's share of the acks the polls leave free (goal ≥ 90 %): {blocks_asked} of "
+        f"{free_mean:.0f} = {100 * blocks_asked / free_mean:.0f} % at the mean ack "
+        f"({100 * blocks_asked / free_median:.0f} % at the median); blocks stored: "
+        f"{100 * stored / free_mean:.0f} % ({100 * stored / free_median:.0f} %)"
     )
     asked_all = sum(line.blocks_asked.values())
     again = sum(k - 1 for k in line.blocks_asked.values() if k > 1)
     print(
         f"  whole run: {asked_all} log-block requests for {end.done} blocks stored "
-        f"({asked_all / max(1, end.done):.2f} a block); {len(line.blocks_asked)} distinct blocks asked, "
+        f"({asked_all / max(1, end.done):.2f} a block): {len(line.blocks_asked)} distinct blocks, "
         f"{again} requests for a block asked before"
     )
-    rate = stored / took if took > 0 else float("nan")
     middle = middle_rate(run.probes, start, end)
     wire30, ack30 = limits(FULL_BLOCKS)
-    start_ack = n * ACK_S
-    start_wire = start.line_bytes / BYTES_PER_SECOND
     projected = start.t + FULL_BLOCKS / rate
     lim_wire, lim_ack = start_wire + wire30, start_ack + ack30
     print(
-        f"30 days × {CIRCLES} circles = {FULL_BLOCKS:,} blocks, projected: start-up {start.t:.0f} s + "
-        f"{FULL_BLOCKS:,} blocks at the catch-up's {rate:.2f} blocks/s = {projected / 60:.1f} min "
-        f"(its middle 80 % of blocks went at {middle:.2f}/s)"
+        f"{f'30-day catch-up, {CIRCLES} circles, {FULL_BLOCKS:,} blocks':48} {projected / 60:8.1f} min "
+        f"projected: the start-up measured + {FULL_BLOCKS:,} blocks at {rate:.2f}/s (its middle 80 % "
+        f"went at {middle:.2f}/s)"
     )
     print(
         f"  limits the same way (start-up's requests + {FULL_BLOCKS:,} blocks): wire "
