@@ -12,7 +12,8 @@ PROBE_S seconds, with those counts, so each phase boundary has its own snapshot:
 A 30-day backlog of 64 circles is 11,520 blocks: at the ack-rate limit, with the 10-s power
 polls taking their share, that alone is about half an hour, too long for `make bench`; so the
 run has CATCHUP_DAYS of backlog and the 30-day figure is projected as the measured start-up
-plus 11,520 blocks at the measured catch-up rate (labelled as a projection).
+plus 11,520 blocks at the measured steady catch-up rate (over the middle 80 % of the
+catch-up's blocks: its first seconds store blocks asked during start-up), labelled as such.
 
 The limits are those of _limits.py (measured frame sizes, the capture's median ack), with the
 share of the 10-s polls of every circle taken off the line and off the stick's acks.
@@ -253,14 +254,15 @@ def report(run: Run, line: Line) -> None:
         f"({asked_all / max(1, end.done):.2f} a block): {len(line.blocks_asked)} distinct blocks, "
         f"{again} requests for a block asked before"
     )
-    middle = middle_rate(run.probes, start, end)
+    # the steady rate: the phase's first seconds store blocks asked during start-up
+    steady = middle_rate(run.probes, start, end)
     wire30, ack30 = limits(FULL_BLOCKS)
-    projected = start.t + FULL_BLOCKS / rate
+    projected = start.t + FULL_BLOCKS / steady
     lim_wire, lim_ack = start_wire + wire30, start_ack + ack30
     print(
         f"{f'30-day catch-up, {CIRCLES} circles, {FULL_BLOCKS:,} blocks':48} {projected / 60:8.1f} min "
-        f"projected: the start-up measured + {FULL_BLOCKS:,} blocks at {rate:.2f}/s (its middle 80 % "
-        f"went at {middle:.2f}/s)"
+        f"projected: the start-up measured + {FULL_BLOCKS:,} blocks at the steady {steady:.2f}/s "
+        f"(the catch-up's middle 80 % of blocks)"
     )
     print(
         f"  limits the same way (start-up's requests + {FULL_BLOCKS:,} blocks): wire "
