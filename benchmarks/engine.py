@@ -33,6 +33,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from _limits import CAPTURE, measure_exchange  # noqa: E402
+from _probe import build_now  # noqa: E402
 
 from protocol import messages as M  # noqa: E402
 from protocol import virtual  # noqa: E402
@@ -133,7 +134,7 @@ def run_engine(tmp: Path) -> tuple[Run, Line]:
                 continue
 
     def probe() -> None:  # on the engine's owner thread, so its state is consistent
-        snap = engine.ctx.publisher.build()
+        snap = build_now(engine)
         cs = snap.circles
         # with a backlog on every circle, a known total is never 0
         p = Probe(

@@ -20,6 +20,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from _probe import live_snapshot  # noqa: E402
+
 from protocol import virtual  # noqa: E402
 from pwtui import events as E  # noqa: E402
 from pwtui.config import Config, load_config  # noqa: E402
@@ -65,8 +67,9 @@ def main() -> int:
         stop = threading.Event()
         thread = threading.Thread(target=engine.run, args=(stop,), daemon=True)
         thread.start()
-        # from the first full slot after every circle has been read once
-        while not (snap := engine.snapshot()).circles or not all(c.online for c in snap.circles):
+        # from the first full slot after every circle has been read once (the engine's state
+        # now, not the snapshot published at the end of the last cycle)
+        while not (snap := live_snapshot(engine)).circles or not all(c.online for c in snap.circles):
             time.sleep(0.2)
         start = (int(time.time()) // INTERVAL + 1) * INTERVAL
         end = start + args.seconds // INTERVAL * INTERVAL
