@@ -62,17 +62,24 @@ class LoggerRun:
             text += f'[mqtt]\nhost = "127.0.0.1"\nport = {mqtt_port}\n'
         cfg.write_text(text)
         self.log = tmp / f"{self.name}.log"
+        self.stopping = False
         self.t0 = time.monotonic()
         with self.log.open("w") as err:
             self.logger = subprocess.Popen(
                 [sys.executable, "-m", "pwtui", "--headless", "--config", str(cfg)], stderr=err, cwd=ROOT
             )
 
+    def stop(self) -> None:
+        """Ask the logger to stop (both loggers stop together; `finish` waits)."""
+        if not self.stopping:
+            self.stopping = True
+            # os.kill, not send_signal: that would reap the child and lose its rusage
+            os.kill(self.logger.pid, signal.SIGTERM)
+
     def finish(self) -> tuple[float, float]:
         """Stop the logger; returns (its CPU seconds, wall seconds it ran)."""
         try:
-            # os.kill, not send_signal: that would reap the child and lose its rusage
-            os.kill(self.logger.pid, signal.SIGTERM)
+            self.stop()
             _pid, status, usage = os.wait4(self.logger.pid, 0)
             wall = time.monotonic() - self.t0
             self.logger.returncode = os.waitstatus_to_exitcode(status)
@@ -113,6 +120,7 @@ def main() -> int:
                 try:
                     time.sleep(args.seconds)  # a benchmark measures a fixed span
                 finally:
+                    without.stop()
                     cpu_on, wall_on = with_mqtt.finish()
             finally:
                 cpu_off, wall_off = without.finish()
