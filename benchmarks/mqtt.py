@@ -1,9 +1,11 @@
 """MQTT bridge benchmark: the headless logger with 64 circles, without and with the bridge.
 
-Runs the same logger twice against the same simulated network (its own process, one day of
-history so energy catch-up is published too): once without `[mqtt]`, once with a local
-mosquitto and a subscriber counting what arrives.  Prints the logger's CPU per poll cycle for
-both, the difference (the bridge's cost) and the messages per second by kind.
+Runs the same logger twice, side by side, each on its own simulated network (its own process,
+the same seed, one day of history so energy catch-up is published too): one without `[mqtt]`,
+one with a local mosquitto and a subscriber counting what arrives.  Prints the logger's CPU per
+poll cycle for both, the difference (the bridge's cost) and the messages per second by kind.
+The two run at the same time: what is compared is each process's own CPU seconds, which the
+other (a few % of a core each) does not change, and the wall time is halved.
 
     python benchmarks/mqtt.py [--seconds 60] [--interval 10]
 """
@@ -26,57 +28,70 @@ sys.path.insert(0, str(ROOT))
 from tests.mosquitto import BINARY, Mosquitto, Subscriber  # noqa: E402
 
 
-def run_logger(tmp: Path, seconds: float, interval: int, mqtt_port: int | None) -> tuple[float, float]:
-    """One logger run; returns (CPU seconds of the logger, wall seconds)."""
-    sim = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "pwtui",
-            "simulate",
-            "--tcp",
-            "127.0.0.1:0",
-            "--circles",
-            "63",
-            "--history",
-            "1",
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-        cwd=ROOT,
-    )
-    try:
-        return _measure(tmp, sim, seconds, interval, mqtt_port)
-    finally:
-        sim.send_signal(signal.SIGINT)
-        sim.wait(10)
+class LoggerRun:
+    """A simulator of its own (64 circles, a day of history) and a headless logger on it."""
 
-
-def _measure(
-    tmp: Path, sim: subprocess.Popen[str], seconds: float, interval: int, mqtt_port: int | None
-) -> tuple[float, float]:
-    assert sim.stdout is not None
-    url = sim.stdout.readline().strip()
-    name = "with" if mqtt_port else "without"
-    cfg = tmp / f"{name}.toml"
-    text = f'[stick]\nport = "{url}"\n[paths]\ndata = "{name}-data"\n[logging]\npower_interval = {interval}\n'
-    if mqtt_port:
-        text += f'[mqtt]\nhost = "127.0.0.1"\nport = {mqtt_port}\n'
-    cfg.write_text(text)
-    log = tmp / f"{name}.log"
-    t0 = time.monotonic()
-    with log.open("w") as err:
-        logger = subprocess.Popen(
-            [sys.executable, "-m", "pwtui", "--headless", "--config", str(cfg)], stderr=err, cwd=ROOT
+    def __init__(self, tmp: Path, interval: int, mqtt_port: int | None) -> None:
+        self.name = "with" if mqtt_port else "without"
+        self.sim = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "pwtui",
+                "simulate",
+                "--tcp",
+                "127.0.0.1:0",
+                "--circles",
+                "63",
+                "--history",
+                "1",
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+            cwd=ROOT,
         )
-    time.sleep(seconds)  # a benchmark measures a fixed span
-    os.kill(logger.pid, signal.SIGTERM)  # not send_signal: it would reap the child and its rusage
-    _pid, status, usage = os.wait4(logger.pid, 0)
-    logger.returncode = os.waitstatus_to_exitcode(status)
-    if logger.returncode != 0:
-        raise SystemExit(f"the logger failed ({logger.returncode}):\n{log.read_text()[-3000:]}")
-    return usage.ru_utime + usage.ru_stime, time.monotonic() - t0
+        assert self.sim.stdout is not None
+        url = self.sim.stdout.readline().strip()
+        cfg = tmp / f"{self.name}.toml"
+        text = (
+            f'[stick]\nport = "{url}"\n[paths]\ndata = "{self.name}-data"\n'
+            f"[logging]\npower_interval = {interval}\n"
+        )
+        if mqtt_port:
+            text += f'[mqtt]\nhost = "127.0.0.1"\nport = {mqtt_port}\n'
+        cfg.write_text(text)
+        self.log = tmp / f"{self.name}.log"
+        self.stopping = False
+        self.t0 = time.monotonic()
+        with self.log.open("w") as err:
+            self.logger = subprocess.Popen(
+                [sys.executable, "-m", "pwtui", "--headless", "--config", str(cfg)], stderr=err, cwd=ROOT
+            )
+
+    def stop(self) -> None:
+        """Ask the logger to stop (both loggers stop together; `finish` waits)."""
+        if not self.stopping:
+            self.stopping = True
+            # os.kill, not send_signal: that would reap the child and lose its rusage
+            os.kill(self.logger.pid, signal.SIGTERM)
+
+    def finish(self) -> tuple[float, float]:
+        """Stop the logger; returns (its CPU seconds, wall seconds it ran)."""
+        try:
+            self.stop()
+            _pid, status, usage = os.wait4(self.logger.pid, 0)
+            wall = time.monotonic() - self.t0
+            self.logger.returncode = os.waitstatus_to_exitcode(status)
+            if self.logger.returncode != 0:
+                raise SystemExit(
+                    f"the logger {self.name} MQTT failed ({self.logger.returncode}):\n"
+                    f"{self.log.read_text()[-3000:]}"
+                )
+            return usage.ru_utime + usage.ru_stime, wall
+        finally:
+            self.sim.send_signal(signal.SIGINT)
+            self.sim.wait(10)
 
 
 def _kind(topic: str) -> str:
@@ -96,11 +111,19 @@ def main() -> int:
         return 0
     with tempfile.TemporaryDirectory() as d:
         tmp = Path(d)
-        cpu_off, wall_off = run_logger(tmp, args.seconds, args.interval, None)
         broker = Mosquitto(tmp / "broker").start()
         sub = Subscriber(broker.port, "#")
         try:
-            cpu_on, wall_on = run_logger(tmp, args.seconds, args.interval, broker.port)
+            without = LoggerRun(tmp, args.interval, None)
+            try:
+                with_mqtt = LoggerRun(tmp, args.interval, broker.port)
+                try:
+                    time.sleep(args.seconds)  # a benchmark measures a fixed span
+                finally:
+                    without.stop()
+                    cpu_on, wall_on = with_mqtt.finish()
+            finally:
+                cpu_off, wall_off = without.finish()
         finally:
             sub.close()
             broker.stop()
@@ -108,7 +131,7 @@ def main() -> int:
     cycles_off = max(1.0, wall_off / args.interval)
     cycles_on = max(1.0, wall_on / args.interval)
     print(
-        f"64 circles, power every {args.interval} s, one day of history to catch up, {args.seconds:.0f} s runs"
+        f"64 circles, power every {args.interval} s, one day of history to catch up, two {args.seconds:.0f}-s runs side by side"
     )
     print(f"logger without MQTT   {cpu_off:7.2f} CPU s  {cpu_off / cycles_off:6.3f} s per cycle")
     print(f"logger with MQTT      {cpu_on:7.2f} CPU s  {cpu_on / cycles_on:6.3f} s per cycle")

@@ -17,8 +17,13 @@ def main() -> int:
         if script.name in {"run_all.py", "__init__.py"} or script.name.startswith("_"):
             continue
         print(f"== {script.name}", flush=True)
+        t = time.monotonic()
         rc = subprocess.run([sys.executable, str(script)], cwd=HERE.parent).returncode
         failed += rc != 0
+        print(
+            f"== {script.name}: {time.monotonic() - t:.0f} s{'' if rc == 0 else f', FAILED ({rc})'}",
+            flush=True,
+        )
     print(f"== all benchmarks in {(time.monotonic() - t0) / 60:.1f} min (target: under 10)")
     return 1 if failed else 0
 
