@@ -204,7 +204,7 @@ def measure(tmp: Path, url: str) -> None:
         f"(worst {worst / lib:.2f}×): {'met' if med <= TARGET * lib else 'NOT met'}"
     )
     print(
-        f"{'  no logger, straight to the port (calibrates)':48} {direct:8.2f} s  {direct / lib:.2f}×: "
+        f"{'  no logger, straight to the port':48} {direct:8.2f} s  {direct / lib:.2f}×: "
         f"{'met' if direct <= TARGET * lib else 'NOT met'}"
     )
 

@@ -83,3 +83,22 @@ def test_run_returns_soon_after_stop() -> None:
     stop.set()
     t.join(2)
     assert not t.is_alive() and time.monotonic() - t0 < 0.5
+
+
+def test_a_flood_of_callables_starves_neither_timers_nor_a_stop() -> None:
+    owner = Owner()
+    ticks: list[float] = []
+
+    def again() -> None:  # as replies that keep coming: each one queues the next
+        owner.call_soon_threadsafe(again)
+
+    owner.call_soon_threadsafe(again)
+    owner.call_later(0.1, lambda: ticks.append(time.monotonic()))
+    stop = threading.Event()
+    t = threading.Thread(target=owner.run, args=(stop,), daemon=True)
+    start = time.monotonic()
+    t.start()
+    threading.Timer(0.3, stop.set).start()
+    t.join(2.0)
+    assert not t.is_alive(), "the owner never saw the stop"
+    assert ticks and ticks[0] - start < 0.3, "the timer waited for the queue to run dry"

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from concurrent.futures import Future
-from datetime import UTC, datetime
 
 from protocol import units
 from protocol.circle import CirclePlus, PowerReading
@@ -20,7 +19,6 @@ from ..controlfile import ControlFileError
 from .state import Context, Node
 
 Answer = Callable[[bool, str, dict[str, object] | None], None]
-RECENT_SLACK_S = 2.0  # a reading of the latest poll is at most one power interval and this old
 
 
 class Commands:
@@ -140,11 +138,11 @@ class Commands:
     def _recent_power(self, node: Node, answer: Answer) -> bool:
         """The reading of the latest poll, when there is one (False: read the circle)."""
         seen = node.last_seen
-        fresh = self.ctx.polling.interval + RECENT_SLACK_S
+        polling = self.ctx.polling
         if not node.online or seen is None or node.watts is None:
             return False
-        if abs((datetime.now(UTC) - seen).total_seconds()) > fresh:
-            return False
+        if node.sample_slot < polling.slot_now() - polling.interval:
+            return False  # not from this slot's burst nor the one before
         r = PowerReading(node.mac, node.watts_1s, node.watts, node.wh_hour, node.wh_hour_production, seen)
         answer(True, f"{self.ctx.name(node)}: {node.watts:.1f} W (latest poll)", _power_data(r))
         return True

@@ -21,6 +21,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 log = logging.getLogger("pwtui.engine")
+DRAIN_S = 0.05  # the longest the owner runs queued callables without looking at its timers
 
 Callback = Callable[[], object]
 
@@ -96,7 +97,10 @@ class Owner:
         except queue.Empty:
             return
         self._guarded(name, fn)
-        while True:  # drain what else is queued before looking at timers again
+        # drain what else is queued, but look at timers (and the stop flag) at least every
+        # DRAIN_S: replies that keep coming must not starve a slot's tick or a stop
+        until = time.monotonic() + DRAIN_S
+        while time.monotonic() < until:
             try:
                 name, fn = self._queue.get_nowait()
             except queue.Empty:

@@ -176,6 +176,7 @@ class Polling:
         node.wh_hour, node.wh_hour_production = r.wh_hour, r.wh_hour_production
         node.counter.read(r.time, r.wh_hour, r.wh_hour_production)
         node.last_seen = r.time
+        node.sample_slot = max(node.sample_slot, ts)
         node.recent.append(r.watts_8s)
         if ctx.settings(node.mac).monitor:
             ctx.recorder.sample(node.mac, ts, r.watts_8s)

@@ -53,6 +53,7 @@ class Node:
     wh_hour: float = 0.0
     wh_hour_production: float = 0.0
     last_seen: datetime | None = None
+    sample_slot: int = 0  # the slot (unix s) of its latest power reading
     info: CircleInfo | None = None
     calibration: Calibration | None = None
     info_at: float = 0.0  # time.time() of the last node info
