@@ -4,7 +4,8 @@ One simulator (`pwtui simulate --tcp`, the capture's timing, its own process) an
 `pwtui --headless` logger with the 64 circles configured in pwtui.toml.  Prints, from one run:
 
 - the logger's CPU from its start until every circle is online and initialised, and per 10-s
-  cycle over CPU_CYCLES cycles after that (read from /proc, so only the logger is counted);
+  cycle over CPU_CYCLES cycles from SETTLE_CYCLES after that (read from /proc, so only the
+  logger is counted);
   its peak RSS over the whole run (targets: under 60 MB, under 5 % of a core);
 - `pwtui power --config` through the running logger (ONESHOT_RUNS runs, one after another, so
   they start at different points of the logger's poll cycle), then, after the logger stopped,
@@ -43,7 +44,8 @@ from pwtui.control.wire import from_wire  # noqa: E402
 
 INTERVAL = 10
 CIRCLES = 64  # the Circle+ and 63 circles
-CPU_CYCLES = 2  # the steady-state CPU window: this many poll cycles
+SETTLE_CYCLES = 1  # after start-up the node table is still read (at BACKGROUND): not steady yet
+CPU_CYCLES = 3  # the steady-state CPU window: this many poll cycles
 ONESHOT_RUNS = 3
 LIBRARY_POLLS = 2  # the reference is the mean of this many polls (one varies by about 10 %)
 STARTUP_WAIT = 120.0  # seconds; only a guard
@@ -153,6 +155,7 @@ def measure(tmp: Path, url: str) -> None:
         )
     try:
         up = settled(data, logger)
+        time.sleep(SETTLE_CYCLES * INTERVAL)
         cpu_up = cpu_s(logger.pid)
         t0 = time.monotonic()
         time.sleep(CPU_CYCLES * INTERVAL)  # the measurement window
