@@ -483,7 +483,8 @@ def test_tls_with_ca_file_and_a_refused_certificate(tmp_path: Path, caplog) -> N
         )
         try:
             sub.wait_topic(f"{P}/status", lambda m: m.payload == b"online", what="online over TLS")
-            assert r.bridge.state == "connected"
+            # the bridge's own thread records the connection just after paho announced it
+            wait_until(lambda: r.bridge.state == "connected", 10, "the bridge's state: connected")
         finally:
             r.stop_event.set()
             r.thread.join(5)
