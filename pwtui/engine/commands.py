@@ -143,7 +143,8 @@ class Commands:
             return False
         if node.sample_slot < polling.slot_now() - polling.interval:
             return False  # not from this slot's burst nor the one before
-        r = PowerReading(node.mac, node.watts_1s, node.watts, node.wh_hour, node.wh_hour_production, seen)
+        hour = node.counter
+        r = PowerReading(node.mac, node.watts_1s, node.watts, hour.wh, hour.wh_production, seen)
         answer(True, f"{self.ctx.name(node)}: {node.watts:.1f} W (latest poll)", _power_data(r))
         return True
 

@@ -102,11 +102,8 @@ class Polling:
         return [n for n in waiting if not self._reading.get(n.mac)][: max(0, room)]
 
     def first_contacts(self) -> None:
-        """Circles just found (node table): their first contacts start now, not at the next slot."""
-        self._more_firsts()
-
-    def _more_firsts(self) -> None:
-        """A first contact finished: the next one starts now, not at the next slot."""
+        """Circles found (node table) or a first contact finished: the next first contacts
+        start now, not at the next slot."""
         if not self.ctx.link_up:
             return
         ts = self.slot_now()
@@ -131,7 +128,7 @@ class Polling:
                 node.probing = False
                 ctx.mark_offline(node, exc)
             if first:
-                ctx.owner.call_soon_threadsafe(self._more_firsts, "polling.first")
+                ctx.owner.call_soon_threadsafe(self.first_contacts, "polling.first")
             self._done_one(ts)
 
         def got_power(fut: Future[PowerReading]) -> None:
@@ -143,7 +140,7 @@ class Polling:
             self._reading[node.mac] -= 1
             self._reading_in(node, ts, r)
             if first:
-                ctx.owner.call_soon_threadsafe(self._more_firsts, "polling.first")
+                ctx.owner.call_soon_threadsafe(self.first_contacts, "polling.first")
                 ctx.publisher.publish_soon()
                 now_ts = self.slot_now()
                 if now_ts != ts and ctx.settings(node.mac).monitor:
@@ -173,7 +170,6 @@ class Polling:
         node.failures = 0
         node.backoff = 10.0
         node.watts, node.watts_1s = r.watts_8s, r.watts_1s
-        node.wh_hour, node.wh_hour_production = r.wh_hour, r.wh_hour_production
         node.counter.read(r.time, r.wh_hour, r.wh_hour_production)
         node.last_seen = r.time
         node.sample_slot = max(node.sample_slot, ts)

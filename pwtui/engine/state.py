@@ -50,8 +50,6 @@ class Node:
     relay: bool | None = None
     watts: float | None = None
     watts_1s: float | None = None
-    wh_hour: float = 0.0
-    wh_hour_production: float = 0.0
     last_seen: datetime | None = None
     sample_slot: int = 0  # the slot (unix s) of its latest power reading
     info: CircleInfo | None = None
